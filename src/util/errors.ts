@@ -30,6 +30,9 @@ export type ErrorCode =
   | "VALUE_TOO_LARGE"
   | "BAD_REQUEST"
   | "QUEUE_FULL"
+  | "STALE_SEQUENCE"
+  | "SESSION_EXPIRED"
+  | "SNAPSHOT_CORRUPT"
   | "CONFIG_INVALID";
 
 export class RaftmqError extends Error {
