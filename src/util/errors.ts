@@ -25,6 +25,8 @@ export type ErrorCode =
   // storage
   | "STORAGE_CORRUPT"
   | "STORAGE_IO"
+  | "STORAGE_BUSY"
+  | "STORAGE_TOO_LARGE"
   // queue and client
   | "EMPTY"
   | "VALUE_TOO_LARGE"
