@@ -66,6 +66,16 @@ export const schemaDescriptor: Record<string, unknown> = {
                   "type": "uint32",
                   "id": 5,
                   "protoName": "protocol_version"
+                },
+                "lastDeliveredSeq": {
+                  "type": "uint64",
+                  "id": 6,
+                  "protoName": "last_delivered_seq"
+                },
+                "acceptorIncarnation": {
+                  "type": "uint64",
+                  "id": 7,
+                  "protoName": "acceptor_incarnation"
                 }
               }
             },
@@ -646,6 +656,8 @@ export interface Hello {
   incarnation: number;
   role: Role;
   protocolVersion: number;
+  lastDeliveredSeq: number;
+  acceptorIncarnation: number;
 }
 
 export interface HelloReply {

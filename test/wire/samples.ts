@@ -10,7 +10,7 @@ const unicode = "héllo wörld ✓ 日本語 🚀 \u0000 end";
 export function sampleMessages(): WireMessage[] {
   const config = { voters: ["127.0.0.1:7001", "127.0.0.1:7002"], learners: ["127.0.0.1:7003"] };
   const messages: WireMessage[] = [
-    { type: "Hello", body: { clusterId: "c1", nodeId: "n1", incarnation: 2 ** 52 + 1, role: 1, protocolVersion: 1 } },
+    { type: "Hello", body: { clusterId: "c1", nodeId: "n1", incarnation: 2 ** 52 + 1, role: 1, protocolVersion: 1, lastDeliveredSeq: 12, acceptorIncarnation: 3 } },
     { type: "HelloReply", body: { accepted: false, nodeId: "n2", incarnation: 7, lastDeliveredSeq: 99, errorCode: "WIRE_CLUSTER_MISMATCH", errorMessage: unicode } },
     { type: "Ping", body: { nonce: 1 } },
     { type: "Pong", body: { nonce: 0 } },
