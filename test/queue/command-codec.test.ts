@@ -15,7 +15,7 @@ import {
 import { utf8ByteLength } from "../../src/queue/bytes";
 import { makeQueueLimits, VALUE_BYTES_LIMIT } from "../../src/queue/limits";
 import { QueueCommand } from "../../src/queue/types";
-import { isRaftmqError, RaftmqError } from "../../src/util/errors";
+import { RaftmqError } from "../../src/util/errors";
 import { SeededRng } from "../../src/util/rng";
 
 function enqueue(value: string, extra: Partial<QueueCommand> = {}): QueueCommand {
@@ -137,7 +137,7 @@ t.test("seeded fuzz: random bytes, truncations and bit flips never crash", async
       if (!Buffer.from(encodeCommand(result.command)).equals(bytes)) problems.push(`re-encode differs: ${Buffer.from(bytes).toString("hex")}`);
     } else {
       rejected += 1;
-      if (!isRaftmqError(result.error, "BAD_REQUEST")) problems.push(`error code ${result.error.code}`);
+      if (!(result.error instanceof RaftmqError) || result.error.code !== "BAD_REQUEST") problems.push(`error ${String(result.error)}`);
     }
   };
   for (let i = 0; i < 3000; i++) {
