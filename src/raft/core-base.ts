@@ -1,0 +1,498 @@
+/**
+ * RaftCore: Raft (§5-§7 of the paper, thesis §3-§6, §9.6) as a pure, deterministic state
+ * machine in the style of etcd-io/raft's RawNode. No I/O, no clock, no Math.random: time is
+ * tick(), randomness is the injected Rng, and all work is described in a Ready.
+ *
+ * Host loop (see Ready in types.ts): tick() / step(msg) / propose(...) → takeReady() → persist
+ * ready.hardState, ready.snapshot, ready.entries durably → send ready.messages → restore the
+ * snapshot and apply ready.committed → answer ready.readStates → advance(ready). At most one
+ * Ready is outstanding; tick/step/propose may be called while it is being persisted.
+ *
+ * Durability rule (thesis §3.8, etcd-io/raft msgsAfterAppend): every message is generated into an
+ * outbox that is only handed out in a Ready, and the shell sends a Ready's messages only after
+ * its state is durable, so vote grants and append acks never claim state a crash could lose. The
+ * leader counts its own log toward a majority only up to what advance() confirmed durable.
+ *
+ * Roles:
+ *
+ *            timeout (preVote)            majority of pre-votes
+ *   follower ----------------> precandidate ----------------> candidate --majority--> leader
+ *      ^  ^    timeout (no preVote) / TimeoutNow                  |                     |
+ *      |  +-------------------------------------------------------+                     |
+ *      +---- higher term, AppendEntries of the current term, check-quorum, removal -----+
+ *
+ * Membership: single-server changes effective when appended (see membership.ts for why).
+ * This file holds the role machine, elections, the follower side and Ready; core.ts (RaftCore)
+ * adds tick/step routing, the public API and the leader side: replication, commit, membership,
+ * leader transfer and ReadIndex.
+ */
+import { assert, unreachable } from "../util/assert";
+import type { Rng } from "../util/rng";
+import { validateRaftConfig, type RaftConfig, type RaftConfigInput } from "./config";
+import type { CoreLogger } from "./logger";
+import { RaftLog } from "./log";
+import { isVoter } from "./membership";
+import { voteResult } from "./quorum";
+import { ReadIndexTracker } from "./read-index";
+import { Progress } from "./progress";
+import type {
+  AppendEntries,
+  ClusterConfig,
+  HardState,
+  InstallSnapshot,
+  NodeId,
+  PersistentState,
+  RaftMessage,
+  ReadState,
+  Ready,
+  RequestVote,
+  RequestVoteResponse,
+  Role,
+} from "./types";
+
+/** Drop (and log) outbound messages beyond this many untaken ones: the network may lose them. */
+export const outboxMessagesMax = 100_000;
+
+export type CampaignKind = "pre-vote" | "election" | "transfer";
+
+/** Distributes Omit over the message union so each member keeps its own fields. */
+type Outgoing<M> = M extends RaftMessage ? Omit<M, "from" | "term"> & { term?: number } : never;
+
+export interface PeerStatus {
+  matchIndex: number;
+  nextIndex: number;
+  state: "probe" | "replicate" | "snapshot";
+  recentActive: boolean;
+}
+
+export interface RaftStatus {
+  id: NodeId;
+  role: Role;
+  term: number;
+  votedFor: NodeId | null;
+  leader: NodeId | null;
+  commitIndex: number;
+  lastApplied: number;
+  lastIndex: number;
+  lastTerm: number;
+  snapshotIndex: number;
+  config: ClusterConfig;
+  transferTarget: NodeId | null;
+  progress: Record<NodeId, PeerStatus>;
+}
+
+export abstract class RaftCoreBase {
+  readonly config: RaftConfig;
+  readonly id: NodeId;
+  protected readonly rng: Rng;
+  protected readonly logger: CoreLogger;
+  readonly log: RaftLog;
+
+  term: number;
+  votedFor: NodeId | null;
+  /** The leader of `term` as far as we know (ourselves when leader). */
+  leader: NodeId | null = null;
+  role: "follower" | "precandidate" | "candidate" | "leader" = "follower";
+
+  /** Follower/candidate: ticks since we heard from the leader or granted a vote. Leader: the
+   * check-quorum window. */
+  protected electionElapsed = 0;
+  protected heartbeatElapsed = 0;
+  /** Invariant: electionTicks <= randomizedElectionTicks < 2 * electionTicks. */
+  protected randomizedElectionTicks: number;
+  protected votes = new Map<NodeId, boolean>();
+  /** Leader only: one entry per member (voters and learners), including ourselves. */
+  protected progress = new Map<NodeId, Progress>();
+  /** Leader only: index of the no-op that opened our term; reads and config changes wait for it. */
+  protected termStartIndex = 0;
+  protected transferTarget: NodeId | null = null;
+  protected transferElapsed = 0;
+  protected readonly reads = new ReadIndexTracker();
+  /** Read requests waiting for the leader to commit an entry of its term. */
+  protected readsWaiting: number[] = [];
+
+  protected outbox: RaftMessage[] = [];
+  protected readStates: ReadState[] = [];
+  protected lastHardState: HardState;
+  protected readyOutstanding = false;
+
+  constructor(config: RaftConfigInput, initial: PersistentState, rng: Rng, logger: CoreLogger) {
+    this.config = validateRaftConfig(config);
+    this.id = this.config.id;
+    this.rng = rng;
+    this.logger = logger;
+    this.log = new RaftLog(initial);
+    this.term = initial.hardState.term;
+    this.votedFor = initial.hardState.votedFor;
+    assert(this.term >= this.log.lastTerm(), "persisted term >= last log term");
+    this.lastHardState = { ...initial.hardState };
+    this.randomizedElectionTicks = this.randomElectionTicks();
+  }
+
+  // ---------------------------------------------------------------- role transitions
+
+  protected randomElectionTicks(): number {
+    return this.config.electionTicks + this.rng.nextInt(this.config.electionTicks);
+  }
+
+  protected resetTimers(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTicks = this.randomElectionTicks();
+  }
+
+  protected clearLeaderState(): void {
+    this.progress.clear();
+    this.votes.clear();
+    this.transferTarget = null;
+    this.transferElapsed = 0;
+    this.reads.reset();
+    this.readsWaiting = [];
+    this.termStartIndex = 0;
+  }
+
+  becomeFollower(term: number, leader: NodeId | null): void {
+    assert(term >= this.term, "becomeFollower: term never decreases");
+    if (term > this.term) {
+      this.term = term;
+      this.votedFor = null;
+    }
+    const wasLeader = this.role === "leader";
+    this.role = "follower";
+    this.leader = leader;
+    this.clearLeaderState();
+    this.resetTimers();
+    if (wasLeader) this.logger.info({ term, leader, event: "stepped-down" }, "leader stepped down");
+  }
+
+  protected becomePreCandidate(): void {
+    assert(this.role !== "leader", "leader cannot become precandidate");
+    // Thesis §9.6: neither term nor votedFor changes, so a failed pre-vote disturbs nobody.
+    this.role = "precandidate";
+    this.leader = null;
+    this.clearLeaderState();
+    this.resetTimers();
+    this.votes.set(this.id, true);
+  }
+
+  protected becomeCandidate(): void {
+    assert(this.role !== "leader", "leader cannot become candidate");
+    this.role = "candidate";
+    this.term += 1;
+    this.votedFor = this.id;
+    this.leader = null;
+    this.clearLeaderState();
+    this.resetTimers();
+    this.votes.set(this.id, true);
+    this.logger.info({ term: this.term, event: "became-candidate" }, "became candidate");
+  }
+
+  protected becomeLeader(): void {
+    assert(this.role === "candidate", "only a candidate becomes leader");
+    assert(this.votedFor === this.id, "a leader voted for itself");
+    this.role = "leader";
+    this.leader = this.id;
+    this.clearLeaderState();
+    this.resetTimers();
+    const next = this.log.lastIndex() + 1;
+    for (const node of this.members()) this.progress.set(node, new Progress(next, this.config.maxInflightMsgs));
+    this.selfProgress().matchIndex = this.log.stableIndex;
+    // §5.4.2 / §8: a no-op of our term lets us commit everything before it.
+    this.termStartIndex = next;
+    this.appendLocal("noop", new Uint8Array(0));
+    this.logger.info({ term: this.term, index: next, event: "became-leader" }, "became leader");
+    this.onLeaderAppended();
+  }
+
+  protected members(): NodeId[] {
+    const config = this.log.config;
+    const nodes = [...config.voters, ...config.learners];
+    if (!nodes.includes(this.id)) nodes.push(this.id);
+    return nodes;
+  }
+
+  protected selfProgress(): Progress {
+    const progress = this.progress.get(this.id);
+    assert(progress !== undefined, "leader tracks its own progress");
+    return progress;
+  }
+
+  /** Only voters of the configuration in our log may campaign (a removed node stays quiet). */
+  promotable(): boolean {
+    return isVoter(this.log.config, this.id);
+  }
+
+  protected send(message: Outgoing<RaftMessage>): void {
+    if (this.outbox.length >= outboxMessagesMax) {
+      this.logger.warn({ to: message.to, type: message.type }, "outbox full, message dropped");
+      return;
+    }
+    const full = { ...message, from: this.id, term: message.term ?? this.term } as RaftMessage;
+    this.outbox.push(full);
+  }
+
+  // ---------------------------------------------------------------- hooks for leader.ts
+
+  /** Leader: append an entry of our term to our log; returns its index. */
+  protected abstract appendLocal(kind: "noop" | "normal" | "config", data: Uint8Array): number;
+  /** Leader: entries were appended to our log (replicate them). */
+  protected abstract onLeaderAppended(): void;
+  /** Leader: advance() made more of our log durable (count it, maybe commit). */
+  protected abstract onLeaderPersisted(): void;
+
+  // ---------------------------------------------------------------- elections
+
+  campaign(kind: CampaignKind): void {
+    if (!this.promotable()) {
+      this.logger.debug({ term: this.term, event: "campaign-refused" }, "not a voter, not campaigning");
+      return;
+    }
+    if (kind === "pre-vote") this.becomePreCandidate();
+    else this.becomeCandidate();
+    const preVote = kind === "pre-vote";
+    if (this.tallyVotes()) return;
+    for (const voter of this.log.config.voters) {
+      if (voter === this.id) continue;
+      this.send({
+        type: "RequestVote",
+        to: voter,
+        term: preVote ? this.term + 1 : this.term,
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+        preVote,
+        transfer: kind === "transfer",
+      });
+    }
+  }
+
+  /** Acts on the votes so far; true when the campaign is over (won or lost). */
+  protected tallyVotes(): boolean {
+    const result = voteResult(this.log.config.voters, this.votes);
+    if (result === "pending") return false;
+    if (result === "lost") {
+      this.becomeFollower(this.term, null);
+      return true;
+    }
+    if (this.role === "precandidate") this.campaign("election");
+    else this.becomeLeader();
+    return true;
+  }
+
+  /** Leader stickiness (thesis §4.2.3): we heard from a live leader within an election timeout. */
+  protected inLease(): boolean {
+    if (this.leader === null || this.electionElapsed >= this.config.electionTicks) return false;
+    return this.role !== "leader" || this.config.checkQuorum;
+  }
+
+  protected handleRequestVote(message: RequestVote): void {
+    const canVote =
+      this.votedFor === message.from ||
+      (this.votedFor === null && this.leader === null) ||
+      (message.preVote && message.term > this.term);
+    const granted = canVote && this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm);
+    this.logger.debug(
+      { term: this.term, peer: message.from, preVote: message.preVote, granted, event: "vote" },
+      "answered vote request",
+    );
+    this.send({
+      type: "RequestVoteResponse",
+      to: message.from,
+      // A granted pre-vote answers in the candidate's future term so it counts the grant.
+      term: granted ? message.term : this.term,
+      granted,
+      preVote: message.preVote,
+    });
+    if (granted && !message.preVote) {
+      this.votedFor = message.from;
+      this.electionElapsed = 0;
+    }
+  }
+
+  protected handleVoteResponse(message: RequestVoteResponse): void {
+    const expectPreVote = this.role === "precandidate";
+    if (message.preVote !== expectPreVote) return;
+    if (expectPreVote && message.granted && message.term !== this.term + 1) return;
+    if (!expectPreVote && message.term !== this.term) return;
+    if (!this.votes.has(message.from)) this.votes.set(message.from, message.granted);
+    this.tallyVotes();
+  }
+
+  // ---------------------------------------------------------------- follower side
+
+  protected handleAppendEntries(message: AppendEntries): void {
+    const log = this.log;
+    const reply = (success: boolean, matchIndex: number, conflictIndex: number, conflictTerm: number): void =>
+      this.send({
+        type: "AppendEntriesResponse",
+        to: message.from,
+        success,
+        matchIndex,
+        conflictIndex,
+        conflictTerm,
+        readContext: message.readContext,
+      });
+    if (message.prevLogIndex < log.commitIndex) {
+      // Everything up to our commitIndex matches any current leader (§5.4 leader completeness).
+      reply(true, log.commitIndex, 0, 0);
+      return;
+    }
+    if (log.matchTerm(message.prevLogIndex, message.prevLogTerm)) {
+      const lastNew = log.appendFromLeader(message.prevLogIndex, message.entries);
+      log.commitTo(Math.min(message.leaderCommit, lastNew));
+      reply(true, lastNew, 0, 0);
+      return;
+    }
+    // Rejected: matchIndex carries the rejected prevLogIndex so the leader can spot stale answers.
+    if (message.prevLogIndex > log.lastIndex()) {
+      reply(false, message.prevLogIndex, log.lastIndex() + 1, 0);
+      return;
+    }
+    const conflictTerm = log.term(message.prevLogIndex);
+    assert(conflictTerm !== null, "prevLogIndex >= commitIndex >= snapshotIndex has a term");
+    reply(false, message.prevLogIndex, log.firstIndexOfTermAt(message.prevLogIndex), conflictTerm);
+  }
+
+  protected handleInstallSnapshot(message: InstallSnapshot): void {
+    const meta = message.snapshot.meta;
+    const log = this.log;
+    if (meta.index <= log.commitIndex) {
+      // Stale or duplicate: we already have (and committed) everything it covers.
+    } else if (log.matchTerm(meta.index, meta.term)) {
+      log.commitTo(meta.index);
+    } else {
+      this.logger.info({ term: this.term, index: meta.index, event: "snapshot-restore" }, "restoring snapshot");
+      log.restore(message.snapshot);
+    }
+    this.send({ type: "InstallSnapshotResponse", to: message.from, matchIndex: log.commitIndex });
+  }
+
+  // ---------------------------------------------------------------- Ready
+
+  hasReady(): boolean {
+    if (this.readyOutstanding) return false;
+    return (
+      this.outbox.length > 0 ||
+      this.readStates.length > 0 ||
+      this.log.pendingSnapshot !== null ||
+      this.log.stableIndex < this.log.lastIndex() ||
+      this.log.appliedCursor < this.log.commitIndex ||
+      this.hardStateChanged()
+    );
+  }
+
+  protected hardState(): HardState {
+    return { term: this.term, votedFor: this.votedFor, commitIndex: this.log.commitIndex };
+  }
+
+  protected hardStateChanged(): boolean {
+    const last = this.lastHardState;
+    return last.term !== this.term || last.votedFor !== this.votedFor || last.commitIndex !== this.log.commitIndex;
+  }
+
+  /** The work to do now, or null. Call advance(ready) once it is done (one Ready at a time). */
+  takeReady(): Ready | null {
+    if (!this.hasReady()) return null;
+    const log = this.log;
+    const snapshot = log.pendingSnapshot;
+    if (snapshot !== null) {
+      log.pendingSnapshot = null;
+      log.appliedCursor = snapshot.meta.index;
+    }
+    const hardStateChanged = this.hardStateChanged();
+    const ready: Ready = {
+      hardState: hardStateChanged ? this.hardState() : null,
+      entries: log.unstableEntries(),
+      snapshot,
+      messages: this.outbox,
+      committed: log.takeCommitted(),
+      readStates: this.readStates,
+    };
+    if (hardStateChanged) this.lastHardState = this.hardState();
+    this.outbox = [];
+    this.readStates = [];
+    this.readyOutstanding = true;
+    return ready;
+  }
+
+  /** The shell finished `ready`: its state is durable, its messages sent, its entries applied. */
+  advance(ready: Ready): void {
+    assert(this.readyOutstanding, "advance without an outstanding Ready");
+    this.readyOutstanding = false;
+    this.log.stableTo(ready.entries);
+    let applied = ready.snapshot === null ? 0 : ready.snapshot.meta.index;
+    if (ready.committed.length > 0) applied = ready.committed[ready.committed.length - 1]!.index;
+    if (applied > 0) this.log.appliedTo(applied);
+    if (this.role === "leader") this.onLeaderPersisted();
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  status(): RaftStatus {
+    const progress: Record<NodeId, PeerStatus> = {};
+    for (const [node, pr] of this.progress) {
+      progress[node] = {
+        matchIndex: pr.matchIndex,
+        nextIndex: pr.nextIndex,
+        state: pr.state,
+        recentActive: pr.recentActive,
+      };
+    }
+    let role: Role = this.role;
+    if (role === "follower" && !this.promotable()) role = "learner";
+    return {
+      id: this.id,
+      role,
+      term: this.term,
+      votedFor: this.votedFor,
+      leader: this.leader,
+      commitIndex: this.log.commitIndex,
+      lastApplied: this.log.lastApplied,
+      lastIndex: this.log.lastIndex(),
+      lastTerm: this.log.lastTerm(),
+      snapshotIndex: this.log.snapshotIndex(),
+      config: { voters: [...this.log.config.voters], learners: [...this.log.config.learners] },
+      transferTarget: this.transferTarget,
+      progress,
+    };
+  }
+
+  checkInvariants(): void {
+    this.log.checkInvariants();
+    this.reads.checkInvariants();
+    assert(this.term >= this.log.lastTerm(), "term >= last log term");
+    assert(this.lastHardState.term <= this.term, "handed-out term <= term");
+    assert(this.lastHardState.commitIndex <= this.log.commitIndex, "handed-out commitIndex <= commitIndex");
+    const timeout = this.randomizedElectionTicks;
+    assert(timeout >= this.config.electionTicks, "randomized election timeout >= electionTicks");
+    assert(timeout < 2 * this.config.electionTicks, "randomized election timeout < 2 * electionTicks");
+    switch (this.role) {
+      case "leader": {
+        assert(this.leader === this.id, "a leader knows it leads");
+        assert(this.votedFor === this.id, "a leader voted for itself");
+        const self = this.selfProgress();
+        assert(self.matchIndex <= this.log.stableIndex, "leader counts only durable entries of its own");
+        assert(this.termStartIndex > 0, "leader knows where its term starts");
+        assert(this.log.term(this.termStartIndex) === this.term || this.termStartIndex <= this.log.snapshotIndex(),
+          "the term start entry is of the leader's term");
+        for (const pr of this.progress.values()) {
+          pr.checkInvariants();
+          assert(pr.matchIndex <= this.log.lastIndex(), "progress: matchIndex <= leader lastIndex");
+          assert(pr.nextIndex <= this.log.lastIndex() + 1, "progress: nextIndex <= leader lastIndex + 1");
+        }
+        break;
+      }
+      case "candidate":
+        assert(this.votedFor === this.id, "a candidate voted for itself");
+        assert(this.progress.size === 0, "only leaders track progress");
+        break;
+      case "precandidate":
+      case "follower":
+        assert(this.progress.size === 0, "only leaders track progress");
+        assert(this.transferTarget === null, "only leaders transfer leadership");
+        assert(this.reads.count() === 0, "only leaders serve reads");
+        break;
+      default:
+        unreachable(this.role, "role");
+    }
+  }
+}
