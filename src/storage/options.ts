@@ -1,0 +1,76 @@
+/**
+ * FileStorage options: defaults, bounds and validation (pure). Unknown options and impossible
+ * combinations are refused with CONFIG_INVALID when the storage is opened (STYLE.md §6).
+ */
+import { RaftmqError } from "../util/errors";
+import { FRAME_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX } from "./record-codec";
+import type { StorageLogger } from "./fs-util";
+
+export interface FileStorageOptions {
+  /** "never" skips every fsync: for benchmarks and tests only (logged at warn on open). */
+  fsync: "always" | "never";
+  logger: StorageLogger;
+  /** Rotate to a new segment once the current one holds this many bytes. */
+  segmentBytes?: number;
+  /** Largest record payload (an entry's data + 17 bytes); larger entries are refused. */
+  recordBytesMax?: number;
+  /** Recovery read buffer; must hold the largest frame. */
+  readBufferBytes?: number;
+  /** A group-commit flush takes queued persist calls up to this many bytes (at least one call). */
+  flushBytesMax?: number;
+  /** Size of the buffers a flush is encoded into and written from. */
+  writeChunkBytes?: number;
+  /** persist() calls waiting for the disk before new ones are refused with STORAGE_BUSY. */
+  queuedBatchesMax?: number;
+  /** Largest snapshot load() reads into memory. */
+  snapshotBytesMax?: number;
+  /** Snapshots kept on disk (>= 1); log segments are kept back to the oldest of them. */
+  snapshotsKept?: number;
+  /** Truncate at mid-log corruption instead of refusing to start (loses the records after it). */
+  repair?: boolean;
+}
+
+export type ResolvedOptions = Required<FileStorageOptions>;
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_OPTIONS: Omit<ResolvedOptions, "fsync" | "logger"> = {
+  segmentBytes: 64 * MiB,
+  recordBytesMax: 4 * MiB,
+  readBufferBytes: 8 * MiB,
+  flushBytesMax: 16 * MiB,
+  writeChunkBytes: 1 * MiB,
+  queuedBatchesMax: 65536,
+  snapshotBytesMax: 1024 * MiB,
+  snapshotsKept: 2,
+  repair: false,
+};
+
+function invalid(message: string, details: Record<string, unknown>): RaftmqError {
+  return new RaftmqError("CONFIG_INVALID", message, { details });
+}
+
+export function resolveOptions(options: FileStorageOptions): ResolvedOptions {
+  const known = new Set(["fsync", "logger", ...Object.keys(DEFAULT_OPTIONS)]);
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw invalid(`unknown storage option ${key}`, { key });
+  }
+  if (options.fsync !== "always" && options.fsync !== "never") throw invalid("fsync must be \"always\" or \"never\"", { fsync: options.fsync });
+  const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, ...options } as ResolvedOptions;
+  for (const key of Object.keys(DEFAULT_OPTIONS) as Array<keyof typeof DEFAULT_OPTIONS>) {
+    if (key === "repair") continue;
+    const value = resolved[key];
+    if (!Number.isSafeInteger(value) || (value as number) < 1) throw invalid(`storage option ${key} must be a positive integer`, { [key]: value });
+  }
+  if (typeof resolved.repair !== "boolean") throw invalid("repair must be a boolean", { repair: resolved.repair });
+  if (resolved.recordBytesMax > RECORD_PAYLOAD_BYTES_MAX) {
+    throw invalid(`recordBytesMax must be <= ${RECORD_PAYLOAD_BYTES_MAX}`, { recordBytesMax: resolved.recordBytesMax });
+  }
+  if (resolved.readBufferBytes < FRAME_HEADER_BYTES + resolved.recordBytesMax) {
+    throw invalid("readBufferBytes must hold the largest frame (recordBytesMax + 24)", {
+      readBufferBytes: resolved.readBufferBytes,
+      recordBytesMax: resolved.recordBytesMax,
+    });
+  }
+  return resolved;
+}

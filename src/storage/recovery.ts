@@ -1,0 +1,253 @@
+/**
+ * Recovery: rebuilds a node's durable state from its data directory (fs shell).
+ *
+ *   1. Delete leftover *.tmp files (snapshots whose rename never happened).
+ *   2. Replay the WAL segments in order (wal-replay.ts). Segment numbers must be contiguous.
+ *      At the first invalid frame (bad length/header/checksum, or cut short by end of file):
+ *        - torn tail (tail-classifier.ts decides): truncate the newest segment there, warn with
+ *          file, offset and the bytes dropped;
+ *        - otherwise corruption: reject STORAGE_CORRUPT naming file and offset, or with
+ *          repair: true truncate there, delete every later segment and log at error level.
+ *      A frame that validates but makes no sense (gap in indexes, missing SegmentStart) is
+ *      corruption too.
+ *   3. Pick the newest snapshot that is valid AND that the log joins without a gap. A damaged
+ *      newer snapshot is renamed to *.corrupt (error log) only when an older snapshot plus the
+ *      log cover everything; otherwise reject STORAGE_CORRUPT even with repair (its data cannot be
+ *      rebuilt locally: wipe the node and let it rejoin from the leader's snapshot).
+ *   4. commitIndex is raised to the snapshot's index (a snapshot holds only committed state).
+ */
+import { open, readdir, rename, unlink } from "node:fs/promises";
+import * as path from "node:path";
+import type { HardState, LogEntry, PersistentState, Snapshot } from "../raft/types";
+import { RaftmqError } from "../util/errors";
+import { classifyFileName, type DataFile } from "./file-names";
+import { fsyncDirectory, type StorageLogger } from "./fs-util";
+import { RecordType, type Frame } from "./record-codec";
+import { readSegment, scanAfterDamage, type SegmentReadLimits } from "./segment-reader";
+import { readSnapshotFile, type SnapshotFileInfo } from "./snapshot-files";
+import { classifyDamage, type FlushPosition } from "./tail-classifier";
+import { LogReplay } from "./wal-replay";
+import { WalDecodeError, decodeEntry, decodeHardState, decodeSegmentStart, decodeSnapshotMarker, encodeHardState } from "./wal-records";
+import type { SegmentInfo } from "./wal-writer";
+
+export interface RecoveryOptions {
+  dir: string;
+  fsync: boolean;
+  repair: boolean;
+  limits: SegmentReadLimits;
+  snapshotBytesMax: number;
+  logger: StorageLogger;
+}
+
+export interface SnapshotRef {
+  name: string;
+  index: number;
+  term: number;
+}
+
+export interface Recovered {
+  state: PersistentState;
+  /** Segments still on disk, oldest first; the last one is where appends continue. */
+  segments: SegmentInfo[];
+  /** Valid bytes of the newest segment (0: it must be (re)started with a SegmentStart). */
+  newestSegmentBytes: number;
+  nextFlushSeq: number;
+  /** The WAL's last index before joining the snapshot: the floor for a new segment. */
+  walLastIndex: number;
+  lastHardState: Buffer;
+  /** Snapshot files on disk by name, newest first (only the chosen one was read). */
+  snapshots: SnapshotRef[];
+  chosen: SnapshotFileInfo | null;
+}
+
+function corruptError(file: string, offset: number, reason: string): RaftmqError {
+  return new RaftmqError("STORAGE_CORRUPT", `${file} is corrupt at offset ${offset}: ${reason}`, { details: { file, offset, reason } });
+}
+
+interface ReplayCursor {
+  replay: LogReplay;
+  before: FlushPosition | null;
+  nextFlushSeq: number;
+}
+
+function applyFrame(cursor: ReplayCursor, frame: Frame, segment: SegmentInfo, first: boolean): void {
+  const payload = frame.payload;
+  if (first !== (frame.header.type === RecordType.SegmentStart)) {
+    throw new WalDecodeError(first ? "segment does not begin with a SegmentStart record" : "SegmentStart inside a segment");
+  }
+  switch (frame.header.type) {
+    case RecordType.SegmentStart: {
+      const start = decodeSegmentStart(payload);
+      if (start.segmentSeq !== segment.segmentSeq) throw new WalDecodeError(`SegmentStart names segment ${start.segmentSeq}`);
+      cursor.replay.segmentStart(start);
+      segment.maxIndex = Math.max(segment.maxIndex, start.floorIndex);
+      break;
+    }
+    case RecordType.Entry: {
+      const entry = decodeEntry(payload);
+      cursor.replay.entry(entry);
+      segment.maxIndex = Math.max(segment.maxIndex, entry.index);
+      break;
+    }
+    case RecordType.HardState:
+      cursor.replay.recordHardState(decodeHardState(payload));
+      segment.hasHardState = true;
+      break;
+    case RecordType.SnapshotMarker: {
+      const marker = decodeSnapshotMarker(payload);
+      cursor.replay.marker(marker);
+      segment.maxIndex = Math.max(segment.maxIndex, marker.index);
+      break;
+    }
+  }
+  const header = frame.header;
+  cursor.before = { flushSeq: header.flushSeq, flushPos: header.flushPos, flushCount: header.flushCount };
+  cursor.nextFlushSeq = header.flushSeq + 1;
+}
+
+/** Replays one segment; returns its valid length and whether replay must stop after it (repair). */
+async function replaySegment(options: RecoveryOptions, cursor: ReplayCursor, segment: SegmentInfo, newest: boolean): Promise<{ validBytes: number; stop: boolean }> {
+  const file = path.join(options.dir, segment.name);
+  const handle = await open(file, "r+");
+  try {
+    const { size } = await handle.stat();
+    let frameOffset = 0;
+    let first = true;
+    let damage: { offset: number; reason: string; decodeError: boolean };
+    try {
+      const result = await readSegment(handle, size, options.limits, (frame, offset) => {
+        frameOffset = offset;
+        applyFrame(cursor, frame, segment, first);
+        first = false;
+      });
+      if (result.kind === "clean") return { validBytes: result.validBytes, stop: false };
+      damage = { ...result, decodeError: false };
+    } catch (error) {
+      if (!(error instanceof WalDecodeError)) throw error;
+      damage = { offset: frameOffset, reason: error.message, decodeError: true };
+    }
+    const after = newest && !damage.decodeError ? await scanAfterDamage(handle, size, damage.offset, options.limits) : [];
+    const verdict = damage.decodeError ? { kind: "corrupt" as const, reason: "record is valid but inconsistent" } : classifyDamage(newest, cursor.before, after);
+    const fields = { file, offset: damage.offset, droppedBytes: size - damage.offset, reason: damage.reason };
+    if (verdict.kind === "torn") {
+      options.logger.warn(fields, "wal torn tail truncated");
+    } else if (!options.repair) {
+      throw corruptError(file, damage.offset, `${damage.reason} (${verdict.reason})`);
+    } else {
+      options.logger.error({ ...fields, verdict: verdict.reason }, "wal corrupt: REPAIR truncating the log here, later records are lost");
+    }
+    await handle.truncate(damage.offset);
+    if (options.fsync) await handle.datasync();
+    return { validBytes: damage.offset, stop: verdict.kind === "corrupt" };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function replayWal(options: RecoveryOptions, files: DataFile[], cursor: ReplayCursor): Promise<{ segments: SegmentInfo[]; newestBytes: number }> {
+  const named = files.flatMap((file) => (file.kind === "segment" ? [file] : [])).sort((a, b) => a.segmentSeq - b.segmentSeq);
+  for (let i = 1; i < named.length; i++) {
+    if (named[i]!.segmentSeq !== named[i - 1]!.segmentSeq + 1) {
+      throw corruptError(path.join(options.dir, named[i]!.name), 0, `segment ${named[i - 1]!.segmentSeq + 1} is missing`);
+    }
+  }
+  const segments: SegmentInfo[] = [];
+  let newestBytes = 0;
+  for (let i = 0; i < named.length; i++) {
+    const segment: SegmentInfo = { segmentSeq: named[i]!.segmentSeq, name: named[i]!.name, maxIndex: 0, hasHardState: false };
+    segments.push(segment);
+    const { validBytes, stop } = await replaySegment(options, cursor, segment, i === named.length - 1);
+    newestBytes = validBytes;
+    if (stop) {
+      for (const later of named.slice(i + 1)) {
+        options.logger.error({ file: path.join(options.dir, later.name) }, "wal corrupt: REPAIR deleting a later segment");
+        await unlink(path.join(options.dir, later.name));
+      }
+      if (options.fsync) await fsyncDirectory(options.dir);
+      break;
+    }
+  }
+  return { segments, newestBytes };
+}
+
+async function setAside(options: RecoveryOptions, damaged: Array<{ name: string; error: RaftmqError }>, using: string): Promise<void> {
+  for (const bad of damaged) {
+    const file = path.join(options.dir, bad.name);
+    options.logger.error({ file, err: bad.error, using }, "snapshot corrupt: set aside as .corrupt, an older snapshot and the log cover it");
+    await rename(file, `${file}.corrupt`);
+  }
+  if (damaged.length > 0 && options.fsync) await fsyncDirectory(options.dir);
+}
+
+interface Chosen {
+  snapshot: Snapshot | null;
+  info: SnapshotFileInfo | null;
+  entries: LogEntry[];
+}
+
+async function chooseSnapshot(options: RecoveryOptions, snapshots: SnapshotRef[], replay: LogReplay): Promise<Chosen> {
+  const damaged: Array<{ name: string; error: RaftmqError }> = [];
+  let gap: string | null = null;
+  for (const ref of snapshots) {
+    let loaded: Awaited<ReturnType<typeof readSnapshotFile>>;
+    try {
+      loaded = await readSnapshotFile(options.dir, ref.name, options.snapshotBytesMax);
+    } catch (error) {
+      if (!(error instanceof RaftmqError) || error.code !== "STORAGE_CORRUPT") throw error;
+      damaged.push({ name: ref.name, error });
+      continue;
+    }
+    const joined = replay.finish(loaded.snapshot.meta);
+    if (!joined.ok) {
+      gap = joined.reason; // older snapshots leave an even larger gap
+      break;
+    }
+    await setAside(options, damaged, ref.name);
+    return { snapshot: loaded.snapshot, info: loaded.info, entries: joined.entries };
+  }
+  if (gap === null) {
+    const joined = replay.finish(null);
+    if (joined.ok) {
+      await setAside(options, damaged, "the log from index 1");
+      return { snapshot: null, info: null, entries: joined.entries };
+    }
+    gap = joined.reason;
+  }
+  const first = damaged[0];
+  if (first !== undefined) {
+    throw new RaftmqError(
+      "STORAGE_CORRUPT",
+      `${first.error.message}; no older snapshot plus the log covers it (${gap}), refusing to start: wipe this node and let it rejoin`,
+      { cause: first.error, details: first.error.details },
+    );
+  }
+  throw corruptError(options.dir, 0, `the log does not join the newest snapshot (${gap}): log segments are missing`);
+}
+
+export async function recover(options: RecoveryOptions): Promise<Recovered> {
+  const files = (await readdir(options.dir)).map(classifyFileName);
+  for (const temp of files.filter((file) => file.kind === "temp")) {
+    options.logger.warn({ file: path.join(options.dir, temp.name) }, "deleting unfinished temp file");
+    await unlink(path.join(options.dir, temp.name));
+  }
+  const cursor: ReplayCursor = { replay: new LogReplay(), before: null, nextFlushSeq: 1 };
+  const { segments, newestBytes } = await replayWal(options, files, cursor);
+  const walLastIndex = cursor.replay.lastIndex();
+  const walHardState = cursor.replay.hardState;
+  const snapshots = files
+    .flatMap((file) => (file.kind === "snapshot" ? [{ name: file.name, index: file.index, term: file.term }] : []))
+    .sort((a, b) => b.index - a.index);
+  const chosen = await chooseSnapshot(options, snapshots, cursor.replay);
+  const snapshotIndex = chosen.snapshot?.meta.index ?? 0;
+  const hardState: HardState = { ...walHardState, commitIndex: Math.max(walHardState.commitIndex, snapshotIndex) };
+  return {
+    state: { hardState, snapshot: chosen.snapshot, entries: chosen.entries },
+    segments,
+    newestSegmentBytes: newestBytes,
+    nextFlushSeq: cursor.nextFlushSeq,
+    walLastIndex,
+    lastHardState: encodeHardState(walHardState),
+    snapshots: chosen.info === null ? [] : snapshots.filter((ref) => ref.index <= chosen.info!.meta.index),
+    chosen: chosen.info,
+  };
+}

@@ -1,0 +1,245 @@
+/**
+ * Snapshot files on disk (fs shell around snapshot-format.ts).
+ *
+ * Every snapshot is written to "<final name>.tmp", fsynced, renamed to its final name, and the
+ * directory fsynced: a crash leaves either no file or a complete one (a leftover .tmp is deleted
+ * on open). Reads check the header checksum and the data checksum.
+ *
+ * Chunked transfer with bounded memory on both sides (for InstallSnapshot streaming):
+ *   - SnapshotReader yields the data in chunks of chunkBytes and checks the data checksum at the
+ *     end (rejects STORAGE_CORRUPT on mismatch).
+ *   - SnapshotWriter.write(offset, chunk) accepts chunks in order; resent chunks (offset below
+ *     what it has) are ignored or trimmed, so a sender may resume from bytesWritten or restart
+ *     from 0; a chunk past bytesWritten is refused (returns false) so the sender can resume.
+ *     finish() checks the size, makes the file durable and returns its metadata.
+ */
+import { open, rename, unlink, type FileHandle } from "node:fs/promises";
+import * as path from "node:path";
+import { crc32 } from "node:zlib";
+import type { Snapshot, SnapshotMeta } from "../raft/types";
+import { assert } from "../util/assert";
+import { RaftmqError } from "../util/errors";
+import { snapshotFileName } from "./file-names";
+import { fsyncDirectory, type StorageStats } from "./fs-util";
+import {
+  SNAPSHOT_HEADER_BYTES,
+  decodeSnapshotHeader,
+  decodeSnapshotMeta,
+  encodeSnapshotHead,
+  encodeSnapshotMeta,
+} from "./snapshot-format";
+
+export interface SnapshotFileInfo {
+  name: string;
+  meta: SnapshotMeta;
+  dataBytes: number;
+  dataCrc: number;
+}
+
+export interface SnapshotIoOptions {
+  dir: string;
+  fsync: boolean;
+  stats: StorageStats;
+  /** Called once the file is durable under its final name, before finish() resolves. */
+  onInstalled?: (info: SnapshotFileInfo) => Promise<void>;
+}
+
+function corrupt(file: string, offset: number, reason: string): RaftmqError {
+  return new RaftmqError("STORAGE_CORRUPT", `snapshot ${file} is corrupt at offset ${offset}: ${reason}`, {
+    details: { file, offset, reason },
+  });
+}
+
+async function readExactly(handle: FileHandle, bytes: number, position: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(bytes);
+  let done = 0;
+  while (done < bytes) {
+    const { bytesRead } = await handle.read(buffer, done, bytes - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return buffer.subarray(0, done);
+}
+
+/** Opens a snapshot and checks its header and metadata (not yet its data). */
+async function openChecked(file: string): Promise<{ handle: FileHandle; info: Omit<SnapshotFileInfo, "name"> }> {
+  const handle = await open(file, "r");
+  try {
+    const fixed = await readExactly(handle, SNAPSHOT_HEADER_BYTES, 0);
+    const header = decodeSnapshotHeader(fixed);
+    if (typeof header === "string") throw corrupt(file, 0, header);
+    const head = Buffer.concat([fixed, await readExactly(handle, header.metaBytes, SNAPSHOT_HEADER_BYTES)]);
+    if (head.length !== SNAPSHOT_HEADER_BYTES + header.metaBytes) throw corrupt(file, head.length, "file ends inside the metadata");
+    const meta = decodeSnapshotMeta(head, header);
+    if (typeof meta === "string") throw corrupt(file, 0, meta);
+    const { size } = await handle.stat();
+    if (size !== head.length + header.dataBytes) {
+      throw corrupt(file, Math.min(size, head.length + header.dataBytes), `file is ${size} bytes, header says ${head.length + header.dataBytes}`);
+    }
+    return { handle, info: { meta, dataBytes: header.dataBytes, dataCrc: header.dataCrc } };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/** Reads and checks a whole snapshot (memory: its data, bounded by dataBytesMax). */
+export async function readSnapshotFile(dir: string, name: string, dataBytesMax: number): Promise<{ snapshot: Snapshot; info: SnapshotFileInfo }> {
+  const file = path.join(dir, name);
+  const { handle, info } = await openChecked(file);
+  try {
+    if (info.dataBytes > dataBytesMax) {
+      throw new RaftmqError("STORAGE_TOO_LARGE", `snapshot ${file} holds ${info.dataBytes} bytes, above snapshotBytesMax ${dataBytesMax}`, {
+        details: { file, dataBytes: info.dataBytes, dataBytesMax },
+      });
+    }
+    const dataOffset = SNAPSHOT_HEADER_BYTES + encodeSnapshotMeta(info.meta).length;
+    const data = await readExactly(handle, info.dataBytes, dataOffset);
+    if (data.length !== info.dataBytes) throw corrupt(file, dataOffset + data.length, "file ends inside the data");
+    if (crc32(data) !== info.dataCrc) throw corrupt(file, dataOffset, "data checksum mismatch");
+    return { snapshot: { meta: info.meta, data: new Uint8Array(data.buffer, data.byteOffset, data.length) }, info: { name, ...info } };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `snapshot` durably under its final name (temp + fsync + rename + directory fsync). */
+export async function writeSnapshotFile(options: SnapshotIoOptions, snapshot: Snapshot): Promise<SnapshotFileInfo> {
+  const writer = await SnapshotWriter.begin(options, snapshot.meta, snapshot.data.length);
+  const ok = await writer.write(0, snapshot.data);
+  assert(ok, "a whole snapshot written at offset 0 is accepted");
+  return writer.finish();
+}
+
+export class SnapshotReader {
+  private closed = false;
+
+  private constructor(
+    private readonly file: string,
+    private readonly handle: FileHandle,
+    readonly meta: SnapshotMeta,
+    readonly dataBytes: number,
+    private readonly dataCrc: number,
+    private readonly dataOffset: number,
+  ) {}
+
+  static async open(dir: string, name: string): Promise<SnapshotReader> {
+    const file = path.join(dir, name);
+    const { handle, info } = await openChecked(file);
+    const dataOffset = SNAPSHOT_HEADER_BYTES + encodeSnapshotMeta(info.meta).length;
+    return new SnapshotReader(file, handle, info.meta, info.dataBytes, info.dataCrc, dataOffset);
+  }
+
+  /** Yields {offset, data} chunks of at most chunkBytes each, in order; checks the crc at the end. */
+  async *chunks(chunkBytes: number): AsyncGenerator<{ offset: number; data: Buffer }> {
+    assert(Number.isSafeInteger(chunkBytes) && chunkBytes > 0, "chunkBytes is a positive integer");
+    assert(!this.closed, "reader is open");
+    let crc = 0;
+    for (let offset = 0; offset < this.dataBytes; ) {
+      const data = await readExactly(this.handle, Math.min(chunkBytes, this.dataBytes - offset), this.dataOffset + offset);
+      if (data.length === 0) throw corrupt(this.file, this.dataOffset + offset, "file ends inside the data");
+      crc = crc32(data, crc);
+      yield { offset, data };
+      offset += data.length;
+    }
+    if (crc !== this.dataCrc) throw corrupt(this.file, this.dataOffset, "data checksum mismatch");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}
+
+export class SnapshotWriter {
+  private bytesDone = 0;
+  private crc = 0;
+  private state: "open" | "finished" | "aborted" = "open";
+
+  private constructor(
+    private readonly options: SnapshotIoOptions,
+    private readonly name: string,
+    private readonly handle: FileHandle,
+    readonly meta: SnapshotMeta,
+    readonly dataBytes: number,
+    private readonly dataOffset: number,
+  ) {}
+
+  static async begin(options: SnapshotIoOptions, meta: SnapshotMeta, dataBytes: number): Promise<SnapshotWriter> {
+    assert(Number.isSafeInteger(dataBytes) && dataBytes >= 0, "dataBytes is a non-negative integer");
+    const name = snapshotFileName(meta.index, meta.term);
+    const handle = await open(path.join(options.dir, `${name}.tmp`), "w");
+    const head = encodeSnapshotHead(encodeSnapshotMeta(meta), dataBytes, 0);
+    await handle.write(head, 0, head.length, 0);
+    return new SnapshotWriter(options, name, handle, meta, dataBytes, head.length);
+  }
+
+  get bytesWritten(): number {
+    return this.bytesDone;
+  }
+
+  /**
+   * Writes `chunk` found at `offset` of the data. Returns false (and writes nothing) when offset
+   * is past bytesWritten: the sender must resend from bytesWritten.
+   */
+  async write(offset: number, chunk: Uint8Array): Promise<boolean> {
+    assert(this.state === "open", "write on an open snapshot writer");
+    if (offset > this.bytesDone) return false;
+    const skip = this.bytesDone - offset;
+    if (skip >= chunk.length) return true;
+    const fresh = chunk.subarray(skip);
+    if (this.bytesDone + fresh.length > this.dataBytes) {
+      throw new RaftmqError("STORAGE_TOO_LARGE", "snapshot chunk runs past the announced size", {
+        details: { offset, chunkBytes: chunk.length, dataBytes: this.dataBytes },
+      });
+    }
+    let done = 0;
+    while (done < fresh.length) {
+      const { bytesWritten } = await this.handle.write(fresh, done, fresh.length - done, this.dataOffset + this.bytesDone + done);
+      done += bytesWritten;
+    }
+    this.crc = crc32(fresh, this.crc);
+    this.bytesDone += fresh.length;
+    return true;
+  }
+
+  /** Completes the file: header checksum, fsync, rename, directory fsync. */
+  async finish(): Promise<SnapshotFileInfo> {
+    assert(this.state === "open", "finish on an open snapshot writer");
+    if (this.bytesDone !== this.dataBytes) {
+      throw new RaftmqError("STORAGE_IO", `snapshot incomplete: ${this.bytesDone} of ${this.dataBytes} bytes`, {
+        details: { bytesWritten: this.bytesDone, dataBytes: this.dataBytes },
+      });
+    }
+    this.state = "finished";
+    const head = encodeSnapshotHead(encodeSnapshotMeta(this.meta), this.dataBytes, this.crc);
+    const temp = path.join(this.options.dir, `${this.name}.tmp`);
+    try {
+      await this.handle.write(head, 0, head.length, 0);
+      if (this.options.fsync) {
+        await this.handle.sync();
+        this.options.stats.fsyncs += 1;
+      }
+    } finally {
+      await this.handle.close();
+    }
+    await rename(temp, path.join(this.options.dir, this.name));
+    if (this.options.fsync) {
+      await fsyncDirectory(this.options.dir);
+      this.options.stats.fsyncs += 1;
+    }
+    this.options.stats.snapshotsWritten += 1;
+    const info: SnapshotFileInfo = { name: this.name, meta: this.meta, dataBytes: this.dataBytes, dataCrc: this.crc >>> 0 };
+    if (this.options.onInstalled !== undefined) await this.options.onInstalled(info);
+    return info;
+  }
+
+  /** Abandons the transfer and deletes the temp file. */
+  async abort(): Promise<void> {
+    if (this.state !== "open") return;
+    this.state = "aborted";
+    await this.handle.close();
+    await unlink(path.join(this.options.dir, `${this.name}.tmp`));
+  }
+}

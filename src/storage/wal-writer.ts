@@ -1,0 +1,270 @@
+/**
+ * Appends records to the newest WAL segment with group commit (fs shell).
+ *
+ * enqueue() queues a batch of records and returns a promise that resolves once they are on disk
+ * and fdatasync'd. One flush at a time takes every queued batch (up to flushBytesMax, always at
+ * least one), writes them with positional writes, calls datasync ONCE, then resolves them all:
+ * concurrent persist() calls share an fsync. Flushes never overlap, which is what lets recovery
+ * tell a torn last flush from damage to an acknowledged one (tail-classifier.ts).
+ *
+ * A segment is rotated at the start of a flush once it holds >= segmentBytes: the new file is
+ * created, the directory fsynced, and the flush begins with SegmentStart + the last HardState, so
+ * deleting older segments never loses the hard state. A flush never spans two segments, so a
+ * segment holds at most segmentBytes + one flush.
+ *
+ * After any write or fsync error the writer is failed for good (retrying fsync after an error
+ * can report success for lost pages): every pending and later call rejects with STORAGE_IO.
+ */
+import { open, type FileHandle } from "node:fs/promises";
+import * as path from "node:path";
+import { assert } from "../util/assert";
+import { RaftmqError } from "../util/errors";
+import { RecordType, encodeFrameInto, frameBytes } from "./record-codec";
+import { encodeSegmentStart } from "./wal-records";
+import { segmentFileName } from "./file-names";
+import { fsyncDirectory, type StorageLogger, type StorageStats } from "./fs-util";
+
+export interface WalItem {
+  type: RecordType;
+  payload: Buffer;
+  /** Entry or marker index (0 for other records): a segment's maxIndex decides when it may go. */
+  index: number;
+}
+
+export interface SegmentInfo {
+  segmentSeq: number;
+  name: string;
+  /** Highest index of any entry or marker in the segment, or its floorIndex. */
+  maxIndex: number;
+  /**
+   * True once a HardState record in this segment is durable. Until then an older segment holds
+   * the newest durable hard state and must not be deleted.
+   */
+  hasHardState: boolean;
+}
+
+export interface WalWriterOptions {
+  dir: string;
+  fsync: boolean;
+  segmentBytes: number;
+  flushBytesMax: number;
+  writeChunkBytes: number;
+  queuedBatchesMax: number;
+}
+
+interface Batch {
+  items: WalItem[];
+  bytes: number;
+  lastIndexAfter: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export interface WalWriterState {
+  segments: SegmentInfo[];
+  handle: FileHandle;
+  segmentBytesUsed: number;
+  nextFlushSeq: number;
+  /** The log's last index after everything already on disk. */
+  lastIndex: number;
+  lastHardState: Buffer;
+}
+
+export class WalWriter {
+  private readonly queue: Batch[] = [];
+  private flushing = false;
+  private failure: RaftmqError | null = null;
+  private closed = false;
+  private idle: Array<() => void> = [];
+
+  constructor(
+    private readonly options: WalWriterOptions,
+    private readonly state: WalWriterState,
+    private readonly stats: StorageStats,
+    private readonly logger: StorageLogger,
+  ) {
+    assert(state.segments.length >= 1, "writer has a current segment");
+  }
+
+  segments(): readonly SegmentInfo[] {
+    return this.state.segments;
+  }
+
+  currentSegmentSeq(): number {
+    return this.state.segments[this.state.segments.length - 1]!.segmentSeq;
+  }
+
+  /**
+   * Removes from the list (for the caller to unlink) the oldest segments whose maxIndex is <=
+   * throughIndex, keeping the current segment, and any segment whose successor holds no durable hard state yet.
+   */
+  forgetSegmentsThrough(throughIndex: number): SegmentInfo[] {
+    const segments = this.state.segments;
+    const forgotten: SegmentInfo[] = [];
+    while (segments.length >= 2 && segments[0]!.maxIndex <= throughIndex && segments[1]!.hasHardState) {
+      forgotten.push(segments.shift()!);
+    }
+    return forgotten;
+  }
+
+  enqueue(items: WalItem[], lastIndexAfter: number): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    assert(!this.closed, "enqueue after close");
+    if (this.queue.length >= this.options.queuedBatchesMax) {
+      return Promise.reject(new RaftmqError("STORAGE_BUSY", "too many persist calls waiting for the disk", {
+        details: { queuedBatchesMax: this.options.queuedBatchesMax },
+      }));
+    }
+    let bytes = 0;
+    for (const item of items) bytes += frameBytes(item.payload.length);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ items, bytes, lastIndexAfter, resolve, reject });
+      if (!this.flushing) void this.pump();
+    });
+  }
+
+  /** Waits for queued flushes, then closes the segment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.flushing) await new Promise<void>((resolve) => this.idle.push(resolve));
+    this.closed = true;
+    await this.state.handle.close();
+  }
+
+  private async pump(): Promise<void> {
+    this.flushing = true;
+    while (this.queue.length > 0 && this.failure === null) {
+      const batches = this.takeBatches();
+      try {
+        await this.flush(batches);
+        for (const batch of batches) batch.resolve();
+      } catch (error) {
+        this.fail(error, batches);
+      }
+    }
+    this.flushing = false;
+    for (const wake of this.idle.splice(0)) wake();
+  }
+
+  private takeBatches(): Batch[] {
+    const taken: Batch[] = [this.queue.shift()!];
+    let bytes = taken[0]!.bytes;
+    while (this.queue.length > 0 && bytes + this.queue[0]!.bytes <= this.options.flushBytesMax) {
+      const next = this.queue.shift()!;
+      bytes += next.bytes;
+      taken.push(next);
+    }
+    return taken;
+  }
+
+  private fail(error: unknown, batches: Batch[]): void {
+    this.failure = new RaftmqError("STORAGE_IO", "write-ahead log write failed; the log is closed for writing", {
+      cause: error,
+      details: { dir: this.options.dir },
+    });
+    this.logger.error({ err: error, dir: this.options.dir }, "wal write failed");
+    for (const batch of batches.concat(this.queue.splice(0))) batch.reject(this.failure);
+  }
+
+  private async flush(batches: Batch[]): Promise<void> {
+    const items: WalItem[] = [];
+    if (this.state.segmentBytesUsed >= this.options.segmentBytes) items.push(...(await this.rotate()));
+    for (const batch of batches) items.push(...batch.items);
+    if (items.length === 0) return;
+    const flushSeq = this.state.nextFlushSeq;
+    const segment = this.state.segments[this.state.segments.length - 1]!;
+    let position = this.state.segmentBytesUsed;
+    let chunk = this.newChunk(items, 0);
+    let used = 0;
+    for (let pos = 0; pos < items.length; pos++) {
+      const item = items[pos]!;
+      if (used + frameBytes(item.payload.length) > chunk.length) {
+        position += await this.writeFully(chunk, used, position);
+        chunk = this.newChunk(items, pos);
+        used = 0;
+      }
+      used = encodeFrameInto(chunk, used, item.type, item.payload, flushSeq, pos, items.length);
+      if (item.index > segment.maxIndex) segment.maxIndex = item.index;
+      if (item.type === RecordType.HardState) this.state.lastHardState = item.payload;
+      if (item.type === RecordType.Entry) this.stats.entriesAppended += 1;
+    }
+    position += await this.writeFully(chunk, used, position);
+    if (this.options.fsync) {
+      await this.state.handle.datasync();
+      this.stats.fsyncs += 1;
+    }
+    if (items.some((item) => item.type === RecordType.HardState)) segment.hasHardState = true;
+    this.state.nextFlushSeq += 1;
+    this.state.segmentBytesUsed = position;
+    this.state.lastIndex = batches[batches.length - 1]!.lastIndexAfter;
+    this.stats.flushes += 1;
+    this.stats.recordsWritten += items.length;
+  }
+
+  /** A write buffer for items[from..]: writeChunkBytes, or one frame if that is larger. */
+  private newChunk(items: WalItem[], from: number): Buffer {
+    let bytes = 0;
+    for (let i = from; i < items.length && bytes < this.options.writeChunkBytes; i++) {
+      bytes += frameBytes(items[i]!.payload.length);
+    }
+    return Buffer.allocUnsafe(Math.max(Math.min(bytes, this.options.writeChunkBytes), frameBytes(items[from]!.payload.length)));
+  }
+
+  private async writeFully(chunk: Buffer, bytes: number, position: number): Promise<number> {
+    let done = 0;
+    while (done < bytes) {
+      const { bytesWritten } = await this.state.handle.write(chunk, done, bytes - done, position + done);
+      assert(bytesWritten > 0, "write made progress");
+      done += bytesWritten;
+    }
+    this.stats.bytesWritten += bytes;
+    this.stats.bytesSinceSnapshot += bytes;
+    return bytes;
+  }
+
+  private async rotate(): Promise<WalItem[]> {
+    const segmentSeq = this.currentSegmentSeq() + 1;
+    const name = segmentFileName(segmentSeq);
+    const handle = await open(path.join(this.options.dir, name), "wx");
+    if (this.options.fsync) {
+      await fsyncDirectory(this.options.dir);
+      this.stats.fsyncs += 1;
+    }
+    await this.state.handle.close();
+    this.state.handle = handle;
+    this.state.segmentBytesUsed = 0;
+    this.state.segments.push({ segmentSeq, name, maxIndex: this.state.lastIndex, hasHardState: false });
+    this.logger.info({ segment: name, floorIndex: this.state.lastIndex }, "wal segment started");
+    return [
+      { type: RecordType.SegmentStart, payload: encodeSegmentStart({ segmentSeq, floorIndex: this.state.lastIndex }), index: 0 },
+      { type: RecordType.HardState, payload: this.state.lastHardState, index: 0 },
+    ];
+  }
+}
+
+/**
+ * Creates (or empties) segment `segmentSeq` and writes its first flush, SegmentStart + HardState,
+ * durably. Used on a fresh directory and when recovery left the newest segment empty.
+ */
+export async function startSegment(
+  options: WalWriterOptions,
+  stats: StorageStats,
+  segmentSeq: number,
+  floorIndex: number,
+  hardState: Buffer,
+  flushSeq: number,
+): Promise<{ handle: FileHandle; bytes: number }> {
+  const handle = await open(path.join(options.dir, segmentFileName(segmentSeq)), "w");
+  const start = encodeSegmentStart({ segmentSeq, floorIndex });
+  const buffer = Buffer.allocUnsafe(frameBytes(start.length) + frameBytes(hardState.length));
+  let used = encodeFrameInto(buffer, 0, RecordType.SegmentStart, start, flushSeq, 0, 2);
+  used = encodeFrameInto(buffer, used, RecordType.HardState, hardState, flushSeq, 1, 2);
+  await handle.write(buffer, 0, used, 0);
+  if (options.fsync) {
+    await handle.datasync();
+    await fsyncDirectory(options.dir);
+    stats.fsyncs += 2;
+  }
+  stats.bytesWritten += used;
+  return { handle, bytes: used };
+}
