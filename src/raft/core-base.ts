@@ -217,9 +217,17 @@ export abstract class RaftCoreBase {
     return progress;
   }
 
-  /** Only voters of the configuration in our log may campaign (a removed node stays quiet). */
+  /**
+   * May we campaign? Voters of our latest config may. So may a node that the latest, still
+   * uncommitted, config entry removes: thesis §4.2.2 notes it may be needed to commit that very
+   * entry (e.g. a removed leader that stepped down early holds the only copy); it does not count
+   * its own vote. Once the removal is committed, a removed node stays quiet.
+   */
   promotable(): boolean {
-    return isVoter(this.log.config, this.id);
+    const log = this.log;
+    if (isVoter(log.config, this.id)) return true;
+    if (!log.hasUncommittedConfig()) return false;
+    return isVoter(log.configAt(log.configIndex - 1), this.id);
   }
 
   protected send(message: Outgoing<RaftMessage>): void {
@@ -438,7 +446,7 @@ export abstract class RaftCoreBase {
       };
     }
     let role: Role = this.role;
-    if (role === "follower" && !this.promotable()) role = "learner";
+    if (role === "follower" && !isVoter(this.log.config, this.id)) role = "learner";
     return {
       id: this.id,
       role,

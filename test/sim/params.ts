@@ -1,0 +1,72 @@
+/**
+ * Swarm testing: each seed draws its own core tunables and fault rates, so the suite covers both
+ * quiet clusters (where rare interleavings get deep) and storms (where many faults overlap).
+ */
+import type { SeededRng } from "../../src/util/rng";
+
+export interface SimParams {
+  electionTicks: number;
+  heartbeatTicks: number;
+  maxInflightMsgs: number;
+  maxEntriesPerMsg: number;
+  maxBytesPerMsg: number;
+  checkQuorum: boolean;
+  preVote: boolean;
+  promoteLagEntries: number;
+  dropRate: number;
+  duplicateRate: number;
+  corruptRate: number;
+  delayUnitsMin: number;
+  delayUnitsJitter: number;
+  fsyncUnitsMax: number;
+  clockSkewUnits: number;
+  crashRate: number;
+  downTicksMax: number;
+  partitionRate: number;
+  partitionTicksMin: number;
+  proposalsPerTick: number;
+  configRate: number;
+  transferRate: number;
+  compactRate: number;
+  readRate: number;
+  spareNodes: number;
+  chaosTicks: number;
+  livenessTicks: number;
+}
+
+function choose<T>(rng: SeededRng, options: readonly T[]): T {
+  return options[rng.nextInt(options.length)]!;
+}
+
+export function pickParams(rng: SeededRng, nodes: number): SimParams {
+  const electionTicks = 5 + rng.nextInt(11);
+  return {
+    electionTicks,
+    heartbeatTicks: 1 + rng.nextInt(Math.max(1, Math.floor(electionTicks / 3))),
+    maxInflightMsgs: 1 + rng.nextInt(8),
+    maxEntriesPerMsg: 1 + rng.nextInt(16),
+    maxBytesPerMsg: 16 + rng.nextInt(256),
+    checkQuorum: rng.chance(0.7),
+    preVote: rng.chance(0.7),
+    promoteLagEntries: rng.nextInt(8),
+    dropRate: choose(rng, [0, 0.01, 0.05, 0.15, 0.3]),
+    duplicateRate: choose(rng, [0, 0.01, 0.05, 0.2]),
+    corruptRate: choose(rng, [0, 0.01, 0.05]),
+    delayUnitsMin: 1 + rng.nextInt(5),
+    delayUnitsJitter: choose(rng, [0, 5, 15, 40]),
+    fsyncUnitsMax: choose(rng, [1, 5, 20]),
+    clockSkewUnits: rng.nextInt(3),
+    crashRate: choose(rng, [0, 0.003, 0.01, 0.03]),
+    downTicksMax: choose(rng, [5, 30, 100]),
+    partitionRate: choose(rng, [0, 0.005, 0.02, 0.05]),
+    partitionTicksMin: choose(rng, [5, 20, 60]),
+    proposalsPerTick: choose(rng, [0.1, 0.5, 1.5]),
+    configRate: choose(rng, [0, 0.005, 0.02]),
+    transferRate: choose(rng, [0, 0.005, 0.02]),
+    compactRate: choose(rng, [0, 0.01, 0.05]),
+    readRate: choose(rng, [0, 0.05, 0.2]),
+    spareNodes: rng.nextInt(3),
+    chaosTicks: 100 + rng.nextInt(300),
+    livenessTicks: 60 * electionTicks + 200 + nodes * 0,
+  };
+}
