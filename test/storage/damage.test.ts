@@ -1,0 +1,195 @@
+// Fault injection into segment and snapshot files: torn tails are repaired with a warning,
+// damage to acknowledged data refuses to start with STORAGE_CORRUPT naming file and offset
+// (or is truncated loudly with repair: true), and nothing is silently lost.
+import t from "tap";
+import { readFile, readdir, truncate, unlink, writeFile, appendFile } from "node:fs/promises";
+import * as path from "node:path";
+import { entries, openStorage, snapshotAt, tempDir, type Teardown } from "./helpers";
+import { parseFrame, RecordType } from "../../src/storage/record-codec";
+import { isRaftmqError } from "../../src/util/errors";
+import type { FileStorageOptions } from "../../src/storage/options";
+
+interface FrameAt {
+  offset: number;
+  end: number;
+  flushSeq: number;
+  type: RecordType;
+}
+
+async function framesOf(file: string): Promise<FrameAt[]> {
+  const bytes = await readFile(file);
+  const out: FrameAt[] = [];
+  for (let offset = 0; offset < bytes.length; ) {
+    const parsed = parseFrame(bytes, offset, bytes.length);
+    if (parsed.kind !== "frame") throw new Error(`unexpected ${parsed.kind} at ${offset}`);
+    out.push({ offset, end: parsed.next, flushSeq: parsed.frame.header.flushSeq, type: parsed.frame.header.type });
+    offset = parsed.next;
+  }
+  return out;
+}
+
+async function segments(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => n.endsWith(".seg")).sort().map((n) => path.join(dir, n));
+}
+
+async function flipByte(file: string, offset: number): Promise<void> {
+  const bytes = await readFile(file);
+  bytes[offset]! ^= 0x40;
+  await writeFile(file, bytes);
+}
+
+/** Ten flushes of ten 50-byte entries each (indexes 1..100), hard state per flush. */
+async function writeTenFlushes(t: Teardown, dir: string, options: Partial<FileStorageOptions> = {}): Promise<void> {
+  const { storage } = await openStorage(t, dir, options);
+  await storage.load();
+  for (let i = 0; i < 10; i++) {
+    await storage.persist({ term: 1, votedFor: null, commitIndex: i * 10 }, entries(i * 10 + 1, i * 10 + 10, 1, 50), null);
+  }
+  await storage.close();
+}
+
+async function load(t: Teardown, dir: string, options: Partial<FileStorageOptions> = {}) {
+  const { storage, logger } = await openStorage(t, dir, options);
+  const state = await storage.load();
+  return { storage, logger, state };
+}
+
+t.test("torn tail: last flush cut short is truncated with a warning naming file and offset", async (t) => {
+  const dir = await tempDir(t);
+  await writeTenFlushes(t, dir);
+  const [file] = await segments(dir);
+  const frames = await framesOf(file!);
+  const lastFlush = frames[frames.length - 1]!.flushSeq;
+  const firstOfLast = frames.find((f) => f.flushSeq === lastFlush)!;
+  const cutAt = firstOfLast.offset + 300; // inside the last flush
+  await truncate(file!, cutAt);
+  const { state, logger } = await load(t, dir);
+  const warning = logger.at("warn").find((l) => l.message === "wal torn tail truncated");
+  t.ok(warning, "warned");
+  t.equal(warning?.fields["file"], file);
+  const brokenFrame = frames.find((f) => f.offset <= cutAt && f.end > cutAt)!;
+  t.equal(warning?.fields["offset"], brokenFrame.offset, "offset of the first broken record");
+  // Entries fully written before the cut survive; the record cut in half does not.
+  const survivors = frames.filter((f) => f.type === RecordType.Entry && f.end <= cutAt).length;
+  t.equal(state.entries.length, survivors);
+  t.ok(survivors >= 90, "every earlier flush is intact");
+  t.equal((await readFile(file!)).length, brokenFrame.offset, "file truncated at the record");
+});
+
+t.test("torn tail: garbage and zeros after the last record are dropped, no entry lost", async (t) => {
+  for (const tail of [Buffer.alloc(4096), Buffer.from("\x13\x37garbage that is not a frame at all".repeat(20))]) {
+    const dir = await tempDir(t);
+    await writeTenFlushes(t, dir);
+    const [file] = await segments(dir);
+    await appendFile(file!, tail);
+    const { state, logger } = await load(t, dir);
+    t.equal(state.entries.length, 100);
+    t.equal(logger.at("warn").filter((l) => l.message === "wal torn tail truncated").length, 1);
+  }
+});
+
+t.test("torn tail: an unwritten sector inside the last flush, later sectors written", async (t) => {
+  const dir = await tempDir(t);
+  await writeTenFlushes(t, dir);
+  const [file] = await segments(dir);
+  const frames = await framesOf(file!);
+  const last = frames.filter((f) => f.flushSeq === frames[frames.length - 1]!.flushSeq);
+  const bytes = await readFile(file!);
+  bytes.fill(0, last[2]!.offset, last[3]!.end); // records 2-3 of the last flush never hit the disk
+  await writeFile(file!, bytes);
+  const { state, logger } = await load(t, dir);
+  t.equal(logger.at("warn").filter((l) => l.message === "wal torn tail truncated").length, 1);
+  t.equal(state.entries[state.entries.length - 1]!.index, 92, "entries 91-92 of the torn flush, before the hole, stay");
+});
+
+t.test("bit rot in an acknowledged flush refuses to start, repair truncates loudly", async (t) => {
+  const dir = await tempDir(t);
+  await writeTenFlushes(t, dir);
+  const [file] = await segments(dir);
+  const frames = await framesOf(file!);
+  const victim = frames.filter((f) => f.type === RecordType.Entry)[35]!; // flush 4, index 36
+  await flipByte(file!, victim.offset + 30);
+  const { storage } = await openStorage(t, dir);
+  const error = await storage.load().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  t.ok(isRaftmqError(error, "STORAGE_CORRUPT"), "STORAGE_CORRUPT");
+  if (isRaftmqError(error)) {
+    t.same({ file: error.details["file"], offset: error.details["offset"] }, { file, offset: victim.offset });
+    t.match(error.message, file!);
+    t.match(error.message, `offset ${victim.offset}`);
+  }
+  t.equal((await readFile(file!)).length, frames[frames.length - 1]!.end, "nothing truncated without repair");
+  const repaired = await load(t, dir, { repair: true });
+  t.equal(repaired.state.entries.length, 35, "entries before the damaged record");
+  t.ok(repaired.logger.at("error").some((l) => l.message.includes("REPAIR") && l.fields["offset"] === victim.offset));
+  await repaired.storage.persist(null, entries(36, 40, 1), null);
+  await repaired.storage.close();
+  t.equal((await load(t, dir)).state.entries.length, 40, "the repaired log takes appends and reloads");
+});
+
+t.test("damage in an older segment is corruption even at its end; repair drops later segments", async (t) => {
+  const dir = await tempDir(t);
+  await writeTenFlushes(t, dir, { segmentBytes: 1500 });
+  const files = await segments(dir);
+  t.ok(files.length >= 3, `${files.length} segments`);
+  await truncate(files[1]!, (await readFile(files[1]!)).length - 10);
+  await t.rejects(load(t, dir), { code: "STORAGE_CORRUPT", details: { file: files[1] } });
+  const repaired = await load(t, dir, { repair: true, segmentBytes: 1500 });
+  t.equal((await segments(dir)).length, 2, "later segments deleted");
+  t.ok(repaired.state.entries.length < 100);
+  t.ok(repaired.logger.at("error").filter((l) => l.message.includes("deleting a later segment")).length >= 1);
+});
+
+t.test("a missing segment in the middle is corruption", async (t) => {
+  const dir = await tempDir(t);
+  await writeTenFlushes(t, dir, { segmentBytes: 1500 });
+  const files = await segments(dir);
+  await unlink(files[1]!);
+  await t.rejects(load(t, dir), { code: "STORAGE_CORRUPT" });
+});
+
+t.test("a corrupt newest snapshot falls back to an older one only when the log covers the gap", async (t) => {
+  const dir = await tempDir(t);
+  const a = await load(t, dir);
+  await a.storage.persist(null, entries(1, 60, 1), null);
+  await a.storage.compact(snapshotAt(20, 1));
+  await a.storage.compact(snapshotAt(40, 1));
+  await a.storage.close();
+  const snaps = (await readdir(dir)).filter((n) => n.endsWith(".snap")).sort();
+  const newest = path.join(dir, snaps[snaps.length - 1]!);
+  await flipByte(newest, (await readFile(newest)).length - 5); // in the data
+  const b = await load(t, dir);
+  t.equal(b.state.snapshot?.meta.index, 20, "older snapshot used");
+  t.same(b.state.entries.map((e) => e.index), Array.from({ length: 40 }, (_, i) => 21 + i), "the log covers 21..60");
+  t.ok(b.logger.at("error").some((l) => l.fields["file"] === newest), "logged loudly");
+  t.ok((await readdir(dir)).includes(`${path.basename(newest)}.corrupt`), "set aside");
+});
+
+t.test("a corrupt only snapshot whose log was compacted refuses to start, even with repair", async (t) => {
+  const dir = await tempDir(t);
+  const a = await load(t, dir, { snapshotsKept: 1, segmentBytes: 1000 });
+  for (let i = 0; i < 6; i++) await a.storage.persist(null, entries(i * 10 + 1, i * 10 + 10, 1, 40), null);
+  await a.storage.compact(snapshotAt(50, 1));
+  await a.storage.close();
+  const [snap] = (await readdir(dir)).filter((n) => n.endsWith(".snap"));
+  const file = path.join(dir, snap!);
+  await flipByte(file, 20); // header
+  for (const repair of [false, true]) {
+    const { storage } = await openStorage(t, dir, { repair });
+    await t.rejects(storage.load(), { code: "STORAGE_CORRUPT", details: { file } }, `repair=${repair}`);
+  }
+  t.ok((await readdir(dir)).includes(snap!), "left in place for the operator");
+});
+
+t.test("leftover temp files are deleted on open", async (t) => {
+  const dir = await tempDir(t);
+  const a = await load(t, dir);
+  await a.storage.persist(null, entries(1, 5, 1), null);
+  await a.storage.close();
+  await writeFile(path.join(dir, "snap-00000000000000000005-00000000000000000001.snap.tmp"), "half a snapshot");
+  const b = await load(t, dir);
+  t.equal(b.state.snapshot, null);
+  t.notOk((await readdir(dir)).some((n) => n.endsWith(".tmp")));
+});
