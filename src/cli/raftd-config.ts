@@ -1,0 +1,104 @@
+/**
+ * raftd's flags (issue 5 spells them; they are a contract: add, never rename):
+ *
+ *   raftd --listen HOST:PORT [--advertise HOST:PORT] [--join HOST:PORT] --data-dir DIR
+ *         [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT]
+ *         [--log-level trace|debug|info|warn|error] [--fsync always|never]
+ *         [--snapshot-entries N] [--max-value-bytes N]
+ *
+ * Time: the node ticks every heartbeat interval; one tick is heartbeatMs, so heartbeatTicks = 1
+ * and electionTicks = round(electionTimeoutMs / heartbeatMs), at least 3 (a follower then waits a
+ * random 1x..2x the election timeout before campaigning).
+ */
+import { RaftmqError } from "../util/errors";
+import { formatHostPort, parseFlags, parseHostPort, parseLogLevel, parsePositiveInt, type HostPort } from "./args";
+import type { LogLevel } from "./logger";
+
+export interface RaftdConfig {
+  listen: HostPort;
+  /** Null when --listen has port 0 and no --advertise: the bound address becomes the identity. */
+  advertise: string | null;
+  join: string | null;
+  dataDir: string;
+  heartbeatMs: number;
+  electionTimeoutMs: number;
+  admin: HostPort | null;
+  logLevel: LogLevel;
+  fsync: "always" | "never";
+  snapshotEntries: number;
+  maxValueBytes: number;
+}
+
+export const raftdUsage = `usage: raftd --listen HOST:PORT [--advertise HOST:PORT] [--join HOST:PORT] --data-dir DIR
+             [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT]
+             [--log-level trace|debug|info|warn|error] [--fsync always|never]
+             [--snapshot-entries N] [--max-value-bytes N]`;
+
+const defaults = {
+  heartbeatMs: 100,
+  electionTimeoutMs: 1000,
+  snapshotEntries: 100_000,
+  maxValueBytes: 1024 * 1024,
+};
+
+function invalid(message: string): RaftmqError {
+  return new RaftmqError("CONFIG_INVALID", message);
+}
+
+export function parseRaftdArgs(argv: string[]): RaftdConfig {
+  const flags = parseFlags(argv, {
+    strings: [
+      "listen",
+      "advertise",
+      "join",
+      "data-dir",
+      "heartbeat-ms",
+      "election-timeout-ms",
+      "admin",
+      "log-level",
+      "fsync",
+      "snapshot-entries",
+      "max-value-bytes",
+    ],
+    booleans: ["help"],
+  });
+  if (flags._.length > 0) throw invalid(`unexpected argument ${JSON.stringify(String(flags._[0]))}`);
+  if (flags.listen === undefined) throw invalid("--listen HOST:PORT is required");
+  if (flags["data-dir"] === undefined || flags["data-dir"] === "") throw invalid("--data-dir DIR is required");
+  const listen = parseHostPort(flags.listen, "--listen", true);
+  let advertise: string | null = null;
+  if (flags.advertise !== undefined) advertise = formatHostPort(parseHostPort(flags.advertise, "--advertise"));
+  else if (listen.port !== 0) {
+    if (listen.host === "0.0.0.0" || listen.host === "::") throw invalid("--advertise is required when --listen is a wildcard address");
+    advertise = formatHostPort(listen);
+  }
+  const heartbeatMs = flags["heartbeat-ms"] === undefined ? defaults.heartbeatMs : parsePositiveInt(flags["heartbeat-ms"], "--heartbeat-ms", 60_000);
+  const electionTimeoutMs =
+    flags["election-timeout-ms"] === undefined
+      ? Math.max(defaults.electionTimeoutMs, heartbeatMs * 10)
+      : parsePositiveInt(flags["election-timeout-ms"], "--election-timeout-ms", 600_000);
+  if (electionTimeoutMs < heartbeatMs * 3) {
+    throw invalid(`--election-timeout-ms (${electionTimeoutMs}) must be at least 3 x --heartbeat-ms (${heartbeatMs})`);
+  }
+  const fsync = flags.fsync ?? "always";
+  if (fsync !== "always" && fsync !== "never") throw invalid(`--fsync: expected always|never, got ${JSON.stringify(fsync)}`);
+  return {
+    listen,
+    advertise,
+    join: flags.join === undefined ? null : formatHostPort(parseHostPort(flags.join, "--join")),
+    dataDir: flags["data-dir"],
+    heartbeatMs,
+    electionTimeoutMs,
+    admin: flags.admin === undefined ? null : parseHostPort(flags.admin, "--admin", true),
+    logLevel: flags["log-level"] === undefined ? "info" : parseLogLevel(flags["log-level"]),
+    fsync,
+    snapshotEntries:
+      flags["snapshot-entries"] === undefined ? defaults.snapshotEntries : parsePositiveInt(flags["snapshot-entries"], "--snapshot-entries", 1e9),
+    maxValueBytes:
+      flags["max-value-bytes"] === undefined ? defaults.maxValueBytes : parsePositiveInt(flags["max-value-bytes"], "--max-value-bytes", 8 * 1024 * 1024),
+  };
+}
+
+export function electionTicksOf(config: RaftdConfig): number {
+  return Math.max(3, Math.round(config.electionTimeoutMs / config.heartbeatMs));
+}

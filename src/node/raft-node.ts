@@ -1,0 +1,418 @@
+/**
+ * RaftNode: the runtime shell around the pure RaftCore (STYLE.md §2). The only part of the raft
+ * side that awaits. Its loop is deliberately boring:
+ *
+ *   tick / inbound message / proposal
+ *        -> core.takeReady()
+ *        -> storage.persist(hardState, entries, snapshot)   (durable first: votes and acks
+ *                                                            below depend on it, thesis §3.8)
+ *        -> transport.send(messages)
+ *        -> state machine: restore(snapshot), apply(committed) in order, answer waiters
+ *        -> answer ReadIndex waiters whose index is applied
+ *        -> core.advance(ready)
+ *        -> maybe take a snapshot and compact
+ *
+ * While one Ready is being persisted, new proposals pile up in the core and leave together in
+ * the next Ready: that is the group commit (one fsync for many entries).
+ *
+ * Waiters: a proposal resolves when the entry it was given (index, term) is applied, with the
+ * state machine's result; it rejects with RAFT_PROPOSAL_DROPPED ("outcome unknown, retry with the
+ * same sequence number") when another entry took its index or this node stopped leading. Reads
+ * resolve once a ReadIndex round confirmed leadership and lastApplied reached the read index.
+ */
+import type { RaftCore } from "../raft/core";
+import type { ConfigChangeResult } from "../raft/membership";
+import type { ConfigChange, LogEntry, NodeId, ProposeResult, RaftMessage, RaftStorage, Ready } from "../raft/types";
+import { assert } from "../util/assert";
+import { RaftmqError } from "../util/errors";
+import type { NodeLogger } from "./node-logger";
+
+/** What the node needs from the network: fire-and-forget delivery (raft tolerates loss). */
+export interface RaftTransport {
+  send(message: RaftMessage): void;
+}
+
+/** What the node needs from the application: apply committed entries, snapshot and restore. */
+export interface AppliedStateMachine<Result> {
+  /** Apply one committed entry of kind "normal" (noop and config entries are not passed). */
+  apply(index: number, data: Uint8Array): Result;
+  /** The whole state as of the last applied entry. */
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+}
+
+export interface NodeTimers {
+  setInterval(callback: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export interface RaftNodeOptions<Result> {
+  core: RaftCore;
+  storage: RaftStorage;
+  stateMachine: AppliedStateMachine<Result>;
+  transport: RaftTransport;
+  logger: NodeLogger;
+  timers: NodeTimers;
+  tickMs: number;
+  /** Take a snapshot once this many entries were applied since the last one. */
+  snapshotEntries: number;
+  /** Bound on proposals and reads awaiting an answer. */
+  waitersMax: number;
+}
+
+interface ProposalWaiter<Result> {
+  term: number;
+  resolve: (result: { index: number; result: Result | null }) => void;
+  reject: (error: RaftmqError) => void;
+}
+
+interface ReadWaiter {
+  index: number;
+  resolve: () => void;
+  reject: (error: RaftmqError) => void;
+}
+
+export type NodeEvent = "role-change" | "applied" | "config-change" | "stopped";
+
+export class RaftNode<Result> {
+  readonly id: NodeId;
+  private readonly options: RaftNodeOptions<Result>;
+  private readonly core: RaftCore;
+  private readonly proposals = new Map<number, ProposalWaiter<Result>>();
+  /** ReadIndex requests by requestId until the core confirms them, then by index. */
+  private readonly readsPending = new Map<number, ReadWaiter>();
+  private readonly readsConfirmed: ReadWaiter[] = [];
+  private nextReadId = 1;
+  private ticker: unknown = null;
+  private running = false;
+  private loopActive = false;
+  private loopAgain = false;
+  private stopped = false;
+  private failure: Error | null = null;
+  private lastRole: string;
+  private lastTerm: number;
+  private lastSnapshotIndex: number;
+  /** Invariant: every committed entry <= appliedIndex was handed to the state machine, once. */
+  private appliedIndex: number;
+  private readonly listeners = new Map<NodeEvent, Array<() => void>>();
+  /** Counters for the periodic summary and for status. */
+  readonly stats = { ticks: 0, readies: 0, entriesPersisted: 0, persists: 0, messagesSent: 0, messagesReceived: 0, applied: 0, snapshots: 0 };
+
+  constructor(options: RaftNodeOptions<Result>) {
+    this.options = options;
+    this.core = options.core;
+    this.id = options.core.id;
+    const status = this.core.status();
+    this.lastRole = status.role;
+    this.lastTerm = status.term;
+    this.lastSnapshotIndex = status.snapshotIndex;
+    this.appliedIndex = status.lastApplied;
+  }
+
+  get lastApplied(): number {
+    return this.appliedIndex;
+  }
+
+  start(): void {
+    assert(!this.running, "RaftNode started twice");
+    this.running = true;
+    this.ticker = this.options.timers.setInterval(() => this.onTick(), this.options.tickMs);
+    this.options.logger.info({ event: "started", ...this.roleFields() }, "node started");
+    this.kick();
+  }
+
+  on(event: NodeEvent, listener: () => void): void {
+    const list = this.listeners.get(event) ?? [];
+    list.push(listener);
+    this.listeners.set(event, list);
+  }
+
+  private emit(event: NodeEvent): void {
+    for (const listener of this.listeners.get(event) ?? []) listener();
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  private onTick(): void {
+    if (!this.running) return;
+    this.stats.ticks += 1;
+    this.core.tick();
+    this.kick();
+  }
+
+  receive(message: RaftMessage): void {
+    if (!this.running) return;
+    this.stats.messagesReceived += 1;
+    this.core.step(message);
+    this.kick();
+  }
+
+  /** Proposes application bytes; resolves with the applied result (see the header for errors). */
+  propose(data: Uint8Array): Promise<{ index: number; result: Result | null }> {
+    return this.waitFor(this.core.propose(data));
+  }
+
+  proposeConfigChange(change: ConfigChange): Promise<{ index: number; result: Result | null }> {
+    const result: ConfigChangeResult = this.core.proposeConfigChange(change);
+    if (!result.ok && result.reason === "invalid-change") {
+      return Promise.reject(new RaftmqError("BAD_REQUEST", `membership change refused: ${result.detail}`));
+    }
+    return this.waitFor(result as ProposeResult);
+  }
+
+  private waitFor(result: ProposeResult): Promise<{ index: number; result: Result | null }> {
+    if (!this.running) return Promise.reject(new RaftmqError("RAFT_NOT_LEADER", "node is stopping"));
+    if (!result.ok) return Promise.reject(refusal(result.reason, result.leaderHint));
+    if (this.proposals.size >= this.options.waitersMax) {
+      // The entry is in the log already; we only cannot track its answer. The client retries
+      // with the same sequence number and exactly-once gives it the cached result.
+      this.kick();
+      return Promise.reject(new RaftmqError("QUEUE_FULL", "too many proposals in flight on this node"));
+    }
+    const { index, term } = result;
+    const promise = new Promise<{ index: number; result: Result | null }>((resolve, reject) => {
+      this.proposals.set(index, { term, resolve, reject });
+    });
+    this.kick();
+    return promise;
+  }
+
+  /** Resolves once a linearizable read may be served from the state machine (ReadIndex). */
+  readBarrier(): Promise<void> {
+    if (!this.running) return Promise.reject(new RaftmqError("RAFT_NOT_LEADER", "node is stopping"));
+    if (this.readsPending.size + this.readsConfirmed.length >= this.options.waitersMax) {
+      return Promise.reject(new RaftmqError("QUEUE_FULL", "too many reads in flight on this node"));
+    }
+    const requestId = this.nextReadId++;
+    const result = this.core.readIndex(requestId);
+    if (!result.ok) return Promise.reject(refusal(result.reason, result.leaderHint));
+    const promise = new Promise<void>((resolve, reject) => {
+      this.readsPending.set(requestId, { index: 0, resolve, reject });
+    });
+    this.kick();
+    return promise;
+  }
+
+  transferLeadership(target: NodeId): void {
+    const result = this.core.transferLeadership(target);
+    if (!result.ok) {
+      if (result.reason === "invalid-target") throw new RaftmqError("BAD_REQUEST", `${target} is not a voting member`);
+      throw refusal(result.reason, result.leaderHint);
+    }
+    this.kick();
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  /** Runs the Ready loop soon; at most one runs at a time. */
+  private kick(): void {
+    if (this.loopActive) {
+      this.loopAgain = true;
+      return;
+    }
+    if (this.stopped || this.failure !== null) return;
+    this.loopActive = true;
+    queueMicrotask(() => {
+      this.loop().catch((error: unknown) => this.fail(error));
+    });
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.loopAgain = false;
+        for (;;) {
+          const ready = this.core.takeReady();
+          if (ready === null) break;
+          await this.handleReady(ready);
+          if (this.stopped) return;
+        }
+        this.noticeRoleChange();
+      } while (this.loopAgain && !this.stopped);
+    } finally {
+      this.loopActive = false;
+    }
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    this.stats.readies += 1;
+    if (ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
+      await this.options.storage.persist(ready.hardState, ready.entries, ready.snapshot);
+      this.stats.persists += 1;
+      this.stats.entriesPersisted += ready.entries.length;
+      if (ready.entries.length > 0) {
+        const first = ready.entries[0]!.index;
+        const last = ready.entries[ready.entries.length - 1]!.index;
+        this.options.logger.debug({ event: "appended", index: last, first, count: ready.entries.length }, "entries persisted");
+        this.failOverwrittenProposals(first);
+      }
+    }
+    for (const message of ready.messages) this.options.transport.send(message);
+    this.stats.messagesSent += ready.messages.length;
+    if (ready.snapshot !== null) {
+      this.options.stateMachine.restore(ready.snapshot.data);
+      this.lastSnapshotIndex = ready.snapshot.meta.index;
+      this.appliedIndex = ready.snapshot.meta.index;
+      this.options.logger.info({ event: "snapshot-installed", index: ready.snapshot.meta.index }, "snapshot installed");
+    }
+    for (const entry of ready.committed) this.applyEntry(entry);
+    for (const state of ready.readStates) {
+      const waiter = this.readsPending.get(state.requestId);
+      if (waiter === undefined) continue;
+      this.readsPending.delete(state.requestId);
+      waiter.index = state.index;
+      this.readsConfirmed.push(waiter);
+    }
+    this.releaseReads();
+    this.core.advance(ready);
+    if (ready.committed.length > 0) {
+      this.options.logger.debug(
+        { event: "applied", index: ready.committed[ready.committed.length - 1]!.index, count: ready.committed.length },
+        "entries applied",
+      );
+      this.emit("applied");
+    }
+    await this.maybeSnapshot();
+  }
+
+  private applyEntry(entry: LogEntry): void {
+    const machine = this.options.stateMachine;
+    assert(entry.index === this.appliedIndex + 1, "entries are applied in order, once");
+    const result = entry.kind === "normal" ? machine.apply(entry.index, entry.data) : null;
+    this.appliedIndex = entry.index;
+    this.stats.applied += 1;
+    if (entry.kind === "config") {
+      const status = this.core.status();
+      this.options.logger.info(
+        { event: "config-applied", index: entry.index, voters: status.config.voters, learners: status.config.learners },
+        "membership change committed",
+      );
+      this.emit("config-change");
+    }
+    const waiter = this.proposals.get(entry.index);
+    if (waiter === undefined) return;
+    this.proposals.delete(entry.index);
+    if (waiter.term === entry.term) waiter.resolve({ index: entry.index, result });
+    else waiter.reject(dropped(entry.index));
+  }
+
+  /** A leader overwrote our log from `first`: proposals made there by us are gone. */
+  private failOverwrittenProposals(first: number): void {
+    for (const [index, waiter] of this.proposals) {
+      if (index >= first && waiter.term !== this.core.term) {
+        this.proposals.delete(index);
+        waiter.reject(dropped(index));
+      }
+    }
+  }
+
+  private releaseReads(): void {
+    const applied = this.appliedIndex;
+    for (let i = 0; i < this.readsConfirmed.length; ) {
+      const waiter = this.readsConfirmed[i]!;
+      if (waiter.index <= applied) {
+        this.readsConfirmed.splice(i, 1);
+        waiter.resolve();
+      } else {
+        i += 1;
+      }
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const applied = this.appliedIndex;
+    if (applied - this.lastSnapshotIndex < this.options.snapshotEntries) return;
+    const snapshot = this.core.compact(applied, this.options.stateMachine.snapshot());
+    await this.options.storage.compact(snapshot);
+    this.lastSnapshotIndex = applied;
+    this.stats.snapshots += 1;
+    this.options.logger.info({ event: "snapshot-taken", index: applied, bytes: snapshot.data.length }, "snapshot taken");
+  }
+
+  /** Logs role and term changes; a leader that stepped down fails its waiters (outcome unknown). */
+  private noticeRoleChange(): void {
+    const status = this.core.status();
+    if (status.role === this.lastRole && status.term === this.lastTerm) return;
+    const wasLeader = this.lastRole === "leader";
+    this.lastRole = status.role;
+    this.lastTerm = status.term;
+    this.options.logger.setRole(status.role, status.term);
+    this.options.logger.info({ event: "role", leader: status.leader }, `now ${status.role}`);
+    if (wasLeader && status.role !== "leader") this.failAllWaiters(status.leader);
+    this.emit("role-change");
+  }
+
+  private failAllWaiters(leader: NodeId | null): void {
+    for (const [index, waiter] of this.proposals) waiter.reject(dropped(index));
+    this.proposals.clear();
+    const error = refusal("not-leader", leader);
+    for (const waiter of this.readsPending.values()) waiter.reject(error);
+    this.readsPending.clear();
+    for (const waiter of this.readsConfirmed) waiter.reject(error);
+    this.readsConfirmed.length = 0;
+  }
+
+  private fail(error: unknown): void {
+    // Storage failures and assertion failures end the node: continuing could acknowledge
+    // something that is not durable. The owner (raftd) exits on the "stopped" event.
+    this.failure = error instanceof Error ? error : new Error(String(error));
+    this.options.logger.error({ err: this.failure, event: "fatal" }, "node failed");
+    void this.stop();
+  }
+
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  // ---------------------------------------------------------------- inspection and shutdown
+
+  status(): ReturnType<RaftCore["status"]> {
+    return this.core.status();
+  }
+
+  roleFields(): { role: string; term: number } {
+    const status = this.core.status();
+    return { role: status.role, term: status.term };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.running = false;
+    if (this.ticker !== null) this.options.timers.clearInterval(this.ticker);
+    this.ticker = null;
+    const error = new RaftmqError("RAFT_NOT_LEADER", "node stopped");
+    for (const waiter of this.proposals.values()) waiter.reject(error);
+    this.proposals.clear();
+    for (const waiter of this.readsPending.values()) waiter.reject(error);
+    this.readsPending.clear();
+    for (const waiter of this.readsConfirmed) waiter.reject(error);
+    this.readsConfirmed.length = 0;
+    this.emit("stopped");
+  }
+}
+
+function dropped(index: number): RaftmqError {
+  return new RaftmqError(
+    "RAFT_PROPOSAL_DROPPED",
+    "leadership changed before the command was known to commit; its outcome is unknown: retry with the same sequence number",
+    { details: { index } },
+  );
+}
+
+function refusal(reason: string, leaderHint: NodeId | null): RaftmqError {
+  switch (reason) {
+    case "not-leader":
+      return new RaftmqError("RAFT_NOT_LEADER", leaderHint === null ? "not the leader; leader unknown" : `not the leader; try ${leaderHint}`, {
+        details: { leader: leaderHint },
+      });
+    case "transfer-in-progress":
+      return new RaftmqError("RAFT_TRANSFER_IN_PROGRESS", "leadership transfer in progress; retry shortly", { details: { leader: leaderHint } });
+    case "config-change-in-progress":
+      return new RaftmqError("RAFT_CONFIG_CHANGE_IN_PROGRESS", "another membership change is in progress; retry shortly", {
+        details: { leader: leaderHint },
+      });
+    default:
+      return new RaftmqError("QUEUE_FULL", `proposal refused: ${reason}`, { details: { leader: leaderHint } });
+  }
+}
