@@ -30,10 +30,15 @@
  *     recently used sessions are evicted (ties impossible: LRU order is replicated).
  *   - What a client sees. SESSION_EXPIRED means "this command was not executed and your earlier
  *     commands' outcomes that you did not see stay unknown": the client must take a new clientId
- *     and start again at seq 1. A client must retry a command with the same seq for less than
- *     sessionTtlMs, and use a fresh clientId per incarnation; then no command executes twice.
- *     Known gap: a client whose very first command (seq 1) is still in flight when it gives up
- *     and gets SESSION_EXPIRED for seq 2 could see a late seq 1 start the old session again.
+ *     and start again at seq 1. Client rules that make "no command executes twice" hold:
+ *       1. a fresh clientId per client incarnation (16+ random hex digits);
+ *       2. retry a command with the same seq, and for less than sessionTtlMs in total;
+ *       3. if the outcome of seq 1 stays unknown, abandon that clientId (never send seq 2 with
+ *          it): otherwise a late copy of seq 1 could open a new session after seq 2 was
+ *          refused with SESSION_EXPIRED, and a late copy of seq 2 would then execute;
+ *       4. a session evicted by sessionsMax (LRU) within its TTL behaves like an expired one;
+ *          size sessionsMax above the number of clients active within one retry period.
+ *     Retrying seq 1 past the TTL (breaking rule 2) executes it again: tested and documented.
  *   - Undecodable entries yield BAD_REQUEST and change nothing but lastApplied.
  */
 import { assert } from "../util/assert";
