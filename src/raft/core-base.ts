@@ -286,10 +286,15 @@ export abstract class RaftCoreBase {
     return true;
   }
 
-  /** Leader stickiness (thesis §4.2.3): we heard from a live leader within an election timeout. */
+  /**
+   * Leader stickiness (thesis §4.2.3): we heard from a live leader within an election timeout,
+   * so (pre)vote requests are ignored. Only with checkQuorum, as in etcd-io/raft: without it a
+   * leader cut off from a majority never steps down, and followers it still reaches would
+   * ignore forever a candidate whose term is the only way to depose it.
+   */
   protected inLease(): boolean {
-    if (this.leader === null || this.electionElapsed >= this.config.electionTicks) return false;
-    return this.role !== "leader" || this.config.checkQuorum;
+    if (!this.config.checkQuorum || this.leader === null) return false;
+    return this.electionElapsed < this.config.electionTicks;
   }
 
   protected handleRequestVote(message: RequestVote): void {

@@ -343,13 +343,19 @@ export class RaftCore extends RaftCoreBase {
     return false;
   }
 
-  /** Heartbeats: empty AppendEntries at the follower's matchIndex (always consistent). */
+  /**
+   * Heartbeats are empty AppendEntries. In replicate state they sit at nextIndex - 1, behind
+   * every pipelined message: on a FIFO transport a rejection then means some of those were lost
+   * (so we probe again at once), and a success acknowledges them all. Otherwise they sit at
+   * matchIndex, which always matches.
+   */
   private broadcastHeartbeat(): void {
     const readContext = this.reads.latestContext();
     for (const [node, pr] of this.progress) {
       if (node === this.id) continue;
-      const known = this.log.term(pr.matchIndex);
-      const prevLogIndex = known === null ? 0 : pr.matchIndex;
+      const at = pr.state === "replicate" ? pr.nextIndex - 1 : pr.matchIndex;
+      const known = this.log.term(at);
+      const prevLogIndex = known === null ? 0 : at;
       this.send({
         type: "AppendEntries",
         to: node,
