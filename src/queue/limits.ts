@@ -9,6 +9,7 @@
  * makeQueueLimits() validates a configuration when it is built: unknown keys, non-integers and
  * impossible combinations throw RaftmqError CONFIG_INVALID.
  */
+import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 
 export interface QueueLimits {
@@ -94,3 +95,10 @@ export function makeQueueLimits(overrides: Readonly<Record<string, unknown>> = {
   }
   return Object.freeze(result);
 }
+
+// Relations between constants, checked at module load (STYLE.md §4): the defaults must pass
+// their own validation, and the codec's hard cap must fit the u32 length fields.
+assert(makeQueueLimits() !== null, "default queue limits are valid");
+assert(VALUE_BYTES_LIMIT < 0x100000000, "VALUE_BYTES_LIMIT fits a u32 length");
+assert(QUEUE_NAME_BYTES_MAX <= 0xff, "queue name length fits a u8");
+assert(CLIENT_ID_BYTES_MAX <= 0xff, "clientId length fits a u8");

@@ -15,7 +15,9 @@
  *   - Clock. The state machine's clock is clockMs = max(proposedAtMs) over all applied commands:
  *     the leader stamps its wall clock into each command; a leader whose clock is behind cannot
  *     move it back, one whose clock is ahead moves it forward for everybody (sessions then expire
- *     early, which is safe: see below).
+ *     early, which is safe: see below; sessions used while the clock is ahead live longer, which
+ *     is safe too). There is no tick command: the clock only moves when commands are applied,
+ *     so an idle cluster expires nobody (memory stays bounded by sessionsMax).
  *   - Session. A client (clientId) has a session holding its last executed seq and that command's
  *     result. Applying a command first advances the clock, then expires every session idle for
  *     more than sessionTtlMs (clockMs - lastActiveMs > sessionTtlMs), then:
@@ -200,8 +202,10 @@ export class QueueStateMachine {
   /** Asserts every invariant of the state; O(total size), meant for tests and the simulator. */
   checkInvariants(): void {
     const { state, limits } = this;
-    assert(Number.isSafeInteger(state.lastApplied) && state.lastApplied >= 0, "lastApplied is a count");
-    assert(Number.isSafeInteger(state.clockMs) && state.clockMs >= 0, "clockMs is a safe integer");
+    assert(Number.isSafeInteger(state.lastApplied), "lastApplied is a safe integer");
+    assert(state.lastApplied >= 0, "lastApplied is not negative");
+    assert(Number.isSafeInteger(state.clockMs), "clockMs is a safe integer");
+    assert(state.clockMs >= 0, "clockMs is not negative");
     assert(state.queues.size <= limits.queuesMax, "queue count within queuesMax");
     let messageCount = 0;
     let valueBytesTotal = 0;
