@@ -1,0 +1,130 @@
+/**
+ * RaftCore unit tests driven by hand (no harness auto-persist), for the rules that depend on the
+ * Ready/advance contract: nothing durable-dependent leaves before it is persisted, the leader
+ * counts only its durable entries, committed entries come out exactly once.
+ */
+import t from "tap";
+import { RaftCore } from "../../src/raft/core";
+import { nullCoreLogger } from "../../src/raft/logger";
+import type { AppendEntries, LogEntry, PersistentState, RaftMessage, Ready } from "../../src/raft/types";
+import { SeededRng } from "../../src/util/rng";
+
+const make = (id: string, state: PersistentState, extra: Record<string, unknown> = {}): RaftCore =>
+  new RaftCore({ id, electionTicks: 10, heartbeatTicks: 1, preVote: false, ...extra }, state, new SeededRng(7), nullCoreLogger);
+
+const take = (core: RaftCore): Ready => {
+  const ready = core.takeReady();
+  if (ready === null) throw new Error("expected a Ready");
+  return ready;
+};
+
+t.test("a vote grant leaves in the same Ready as the votedFor it depends on", async (t) => {
+  const core = make("b", RaftCore.bootstrap(["a", "b", "c"]));
+  core.step({ type: "RequestVote", from: "a", to: "b", term: 2, lastLogIndex: 1, lastLogTerm: 1, preVote: false, transfer: false });
+  const ready = take(core);
+  t.same(ready.hardState, { term: 2, votedFor: "a", commitIndex: 1 }, "persist votedFor first");
+  const reply = ready.messages[0] as RaftMessage & { granted: boolean };
+  t.equal(reply.type, "RequestVoteResponse");
+  t.ok(reply.granted);
+  core.advance(ready);
+  core.step({ type: "RequestVote", from: "c", to: "b", term: 2, lastLogIndex: 1, lastLogTerm: 1, preVote: false, transfer: false });
+  const second = take(core).messages[0] as RaftMessage & { granted: boolean };
+  t.notOk(second.granted, "one vote per term");
+});
+
+t.test("a lone leader commits its entry only after advance() says it is durable", async (t) => {
+  const core = make("a", RaftCore.bootstrap(["a"]));
+  core.campaign("election");
+  t.equal(core.role, "leader");
+  const result = core.propose(new TextEncoder().encode("x"));
+  t.ok(result.ok);
+  t.equal(core.log.commitIndex, 1, "not yet durable, not counted");
+  const ready = take(core);
+  t.same(ready.entries.map((e) => e.index), [2, 3]);
+  t.same(ready.committed.map((e) => e.index), [1], "only the bootstrap entry, committed before");
+  core.advance(ready);
+  t.equal(core.log.commitIndex, 3);
+  const next = take(core);
+  t.same(next.committed.map((e) => e.index), [2, 3], "committed once durable");
+  core.advance(next);
+  t.equal(core.takeReady(), null, "and handed out exactly once");
+  t.equal(core.status().lastApplied, 3);
+  core.checkInvariants();
+});
+
+t.test("the leader's own unpersisted entry does not make a majority with one follower", async (t) => {
+  const core = make("a", RaftCore.bootstrap(["a", "b", "c"]));
+  core.campaign("election");
+  core.advance(take(core));
+  core.step({ type: "RequestVoteResponse", from: "b", to: "a", term: 2, granted: true, preVote: false });
+  t.equal(core.role, "leader");
+  const ready = take(core); // noop at 2, not yet durable
+  core.step({ type: "AppendEntriesResponse", from: "b", to: "a", term: 2, success: true, matchIndex: 2, conflictIndex: 0, conflictTerm: 0, readContext: 0 });
+  t.equal(core.log.commitIndex, 1, "b alone is no majority while a's copy is not durable");
+  core.advance(ready);
+  t.equal(core.log.commitIndex, 2, "durable now: a and b hold index 2");
+});
+
+t.test("§5.3 follower rejection carries conflictTerm and conflictIndex", async (t) => {
+  const state = RaftCore.bootstrap(["a", "b", "c"]);
+  const entries: LogEntry[] = [2, 2, 2, 3].map((term, k) => ({ index: k + 2, term, kind: "normal", data: new Uint8Array() }));
+  state.entries.push(...entries);
+  state.hardState.term = 3;
+  const core = make("b", state);
+  const append = (prevLogIndex: number, prevLogTerm: number): AppendEntries => ({
+    type: "AppendEntries", from: "a", to: "b", term: 4, prevLogIndex, prevLogTerm, entries: [], leaderCommit: 1, readContext: 0,
+  });
+  core.step(append(4, 4));
+  const reply = take(core).messages[0] as RaftMessage & { success: boolean; conflictTerm: number; conflictIndex: number; matchIndex: number };
+  t.notOk(reply.success);
+  t.equal(reply.conflictTerm, 2, "our term at prevLogIndex");
+  t.equal(reply.conflictIndex, 2, "first index we hold of that term");
+  t.equal(reply.matchIndex, 4, "the rejected prevLogIndex, to spot stale answers");
+});
+
+t.test("too short a log: conflictTerm 0 and conflictIndex = lastIndex + 1", async (t) => {
+  const core = make("b", RaftCore.bootstrap(["a", "b", "c"]));
+  core.step({ type: "AppendEntries", from: "a", to: "b", term: 2, prevLogIndex: 9, prevLogTerm: 2, entries: [], leaderCommit: 1, readContext: 0 });
+  const reply = take(core).messages[0] as RaftMessage & { conflictTerm: number; conflictIndex: number };
+  t.equal(reply.conflictTerm, 0);
+  t.equal(reply.conflictIndex, 2);
+});
+
+t.test("stale terms are rejected and answered so a stale leader steps down", async (t) => {
+  const state = RaftCore.bootstrap(["a", "b", "c"]);
+  state.hardState.term = 5;
+  const core = make("b", state, { checkQuorum: true });
+  core.step({ type: "AppendEntries", from: "a", to: "b", term: 3, prevLogIndex: 1, prevLogTerm: 1, entries: [], leaderCommit: 1, readContext: 0 });
+  const ready = take(core);
+  t.equal(ready.messages[0]!.term, 5, "answer carries our newer term");
+  t.equal(core.leader, null, "the stale leader is not adopted");
+  core.advance(ready);
+  const leader = make("a", RaftCore.bootstrap(["a", "b", "c"]));
+  leader.campaign("election");
+  leader.step({ type: "RequestVoteResponse", from: "c", to: "a", term: 2, granted: true, preVote: false });
+  t.equal(leader.role, "leader");
+  leader.step(ready.messages[0]!.to === "a" ? { ...ready.messages[0]!, term: 5 } : ready.messages[0]!);
+  t.equal(leader.role, "follower", "higher term: step down");
+  t.equal(leader.term, 5);
+});
+
+t.test("a restarted node resumes from its durable hard state", async (t) => {
+  const state = RaftCore.bootstrap(["a", "b", "c"]);
+  state.entries.push({ index: 2, term: 2, kind: "noop", data: new Uint8Array() });
+  state.hardState = { term: 3, votedFor: "c", commitIndex: 2 };
+  const core = make("a", state);
+  t.equal(core.term, 3);
+  t.equal(core.votedFor, "c");
+  t.equal(core.log.commitIndex, 2);
+  const ready = take(core);
+  t.same(ready.committed.map((e) => e.index), [1, 2], "committed entries are re-applied after a restart");
+  t.equal(ready.hardState, null, "nothing new to persist");
+});
+
+t.test("a removed node whose removal committed does not campaign", async (t) => {
+  const core = make("c", RaftCore.bootstrap(["a", "b"]));
+  for (let k = 0; k < 40; k++) core.tick();
+  t.equal(core.role, "follower");
+  t.equal(core.term, 1);
+  t.equal(core.status().role, "learner", "reported as a non-voter");
+});
