@@ -195,6 +195,16 @@ export class FileStorage implements RaftStorage {
   }
 
   private async enqueuePersist(hardState: HardState | null, entries: LogEntry[], snapshot: Snapshot | null): Promise<{ durable: Promise<void> }> {
+    const writer = this.writer;
+    assert(writer !== null, "writer exists once loaded");
+    // Refusals happen before any state changes: a refused call has no effect at all.
+    const failure = writer.failed();
+    if (failure !== null) throw failure;
+    if (!writer.hasRoom()) {
+      throw new RaftmqError("STORAGE_BUSY", "too many persist calls waiting for the disk", {
+        details: { queuedBatchesMax: this.options.queuedBatchesMax },
+      });
+    }
     this.checkSizes(entries);
     const items: WalItem[] = [];
     if (snapshot !== null) {
@@ -214,8 +224,6 @@ export class FileStorage implements RaftStorage {
       this.lastHardState = { ...hardState };
       items.push({ type: RecordType.HardState, payload: encodeHardState(hardState), index: 0 });
     }
-    const writer = this.writer;
-    assert(writer !== null, "writer exists once loaded");
     return { durable: writer.enqueue(items, this.model.lastIndex()) };
   }
 

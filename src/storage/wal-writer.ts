@@ -107,14 +107,20 @@ export class WalWriter {
     return forgotten;
   }
 
+  /** The error every call now gets, once a write or fsync failed. */
+  failed(): RaftmqError | null {
+    return this.failure;
+  }
+
+  /** False when queuedBatchesMax batches already wait: the caller refuses with STORAGE_BUSY. */
+  hasRoom(): boolean {
+    return this.queue.length < this.options.queuedBatchesMax;
+  }
+
   enqueue(items: WalItem[], lastIndexAfter: number): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     assert(!this.closed, "enqueue after close");
-    if (this.queue.length >= this.options.queuedBatchesMax) {
-      return Promise.reject(new RaftmqError("STORAGE_BUSY", "too many persist calls waiting for the disk", {
-        details: { queuedBatchesMax: this.options.queuedBatchesMax },
-      }));
-    }
+    assert(this.hasRoom(), "the caller checked hasRoom() before changing its state");
     let bytes = 0;
     for (const item of items) bytes += frameBytes(item.payload.length);
     return new Promise<void>((resolve, reject) => {

@@ -135,3 +135,16 @@ t.test("limits and misuse", async (t) => {
   await t.rejects(a.storage.persist(null, [entry(3, 1)], null), { name: "AssertionError" }, "a gap is a bug");
   await t.rejects(a.storage.persist(null, [entry(2, 0)], null), { name: "AssertionError" }, "decreasing term is a bug");
 });
+
+t.test("persist calls beyond queuedBatchesMax are refused with STORAGE_BUSY", async (t) => {
+  const dir = await tempDir(t);
+  const a = await reopen(t, dir, { queuedBatchesMax: 2 });
+  const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => a.storage.persist(null, [entry(i + 1, 1)], null)));
+  const busy = results.filter((r) => r.status === "rejected" && (r.reason as { code?: string }).code === "STORAGE_BUSY").length;
+  // The first call is being flushed, two wait, the rest are refused before touching any state.
+  t.same(results.map((r) => r.status), ["fulfilled", "fulfilled", "fulfilled", "rejected", "rejected", "rejected"]);
+  t.equal(busy, 3);
+  await a.storage.persist(null, [entry(4, 1)], null); // the caller retries the refused entries
+  await a.storage.close();
+  t.same((await reopen(t, dir)).state.entries.map((e) => e.index), [1, 2, 3, 4]);
+});
