@@ -77,6 +77,11 @@ export class Link {
     return this.state === "open";
   }
 
+  /** Bytes the socket holds that the kernel has not taken yet. */
+  get socketBufferedBytes(): number {
+    return this.connection?.socket.writableLength ?? 0;
+  }
+
   /**
    * Encodes and queues a message; returns its seq, or null when the send queue is full (a 'drain'
    * follows once it is below half). Throws WIRE_FRAME_TOO_LARGE if it can never fit a frame.

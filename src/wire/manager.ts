@@ -146,6 +146,18 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
     });
   }
 
+  /** Memory held for the link to `to` (null if none): for backpressure checks and metrics. */
+  linkUsage(to: string): { queuedFrames: number; queuedBytes: number; retransmitFrames: number; retransmitBytes: number; socketBufferedBytes: number; open: boolean } | null {
+    const link = this.links.get(to);
+    if (link === undefined) return null;
+    const s = link.stream;
+    return { queuedFrames: s.queuedFrames, queuedBytes: s.queuedBytes, retransmitFrames: s.retransmitFrames, retransmitBytes: s.retransmitBytes, socketBufferedBytes: link.socketBufferedBytes, open: link.isOpen };
+  }
+
+  get pendingCalls(): number {
+    return this.pending.size;
+  }
+
   /** Ends every socket and timer; pending calls fail with MANAGER_CLOSED. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
