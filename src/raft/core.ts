@@ -64,9 +64,11 @@ export class RaftCore extends RaftCoreBase {
       return;
     }
     this.electionElapsed++;
-    if (this.electionElapsed >= this.randomizedElectionTicks) {
+    // A non-voter keeps counting: its lease on the last leader must expire, or it would ignore
+    // forever the votes of a candidate that needs it (e.g. a learner whose promotion it lacks).
+    if (this.electionElapsed >= this.randomizedElectionTicks && this.promotable()) {
       this.electionElapsed = 0;
-      if (this.promotable()) this.campaign(this.config.preVote ? "pre-vote" : "election");
+      this.campaign(this.config.preVote ? "pre-vote" : "election");
     }
   }
 

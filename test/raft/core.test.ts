@@ -128,3 +128,17 @@ t.test("a removed node whose removal committed does not campaign", async (t) => 
   t.equal(core.term, 1);
   t.equal(core.status().role, "learner", "reported as a non-voter");
 });
+
+t.test("a non-voter's lease on its last leader expires, so it can vote for a needed candidate", async (t) => {
+  // d is a learner in its own log; the candidate a's log (with d's promotion) needs d's vote.
+  const core = make("d", RaftCore.bootstrap(["a", "b", "c"]), { checkQuorum: true, preVote: true });
+  core.step({ type: "AppendEntries", from: "a", to: "d", term: 2, prevLogIndex: 1, prevLogTerm: 1, entries: [], leaderCommit: 1, readContext: 0 });
+  core.advance(take(core));
+  const preVote = { type: "RequestVote", from: "b", to: "d", term: 3, lastLogIndex: 5, lastLogTerm: 2, preVote: true, transfer: false } as const;
+  core.step(preVote);
+  t.equal(core.takeReady(), null, "in lease: ignored");
+  for (let k = 0; k < 30; k++) core.tick();
+  core.step(preVote);
+  const reply = take(core).messages[0] as RaftMessage & { granted: boolean };
+  t.ok(reply.granted, "lease expired: answered and granted");
+});
