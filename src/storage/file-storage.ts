@@ -147,6 +147,7 @@ export class FileStorage implements RaftStorage {
     const meta = snapshot.meta;
     if (meta.index <= this.baseIndex) return Promise.resolve(); // already covered
     const written = this.ensureSnapshotFile(snapshot);
+    written.catch(() => undefined); // awaited below in `step`, which reports the error to the caller
     const step = this.ingest.then(async () => {
       const info = await written;
       if (meta.index <= this.baseIndex) return;

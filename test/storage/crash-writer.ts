@@ -88,7 +88,9 @@ async function main(): Promise<void> {
   await storage.close();
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv[2] === undefined) {
+  process.stdout.write("usage: crash-writer.ts DIR SEED (spawned by crash.test.ts)\n");
+} else if (require.main === module) {
   main().catch((error: unknown) => {
     process.stderr.write(`crash-writer failed: ${String((error as Error).stack ?? error)}\n`);
     process.exit(1);
