@@ -6,8 +6,11 @@
  *
  * Contract: encodeBody(message) never throws for a well-typed message; decodeBody(typeCode, bytes)
  * returns the message or throws RaftmqError WIRE_UNKNOWN_TYPE / WIRE_DECODE, never anything else
- * for bad input. Decoded bodies are protobufjs message objects: absent scalars read as their
- * proto3 default, absent message fields as null, `bytes` fields may share memory with the input.
+ * for bad input. A decoded message is also checked beyond protobuf: every 64-bit integer is a
+ * safe integer, every enum value is one the schema names, and the few message fields that must
+ * be present (requiredMessageFields) are. So consumers (raft-convert.ts) can trust it.
+ * Decoded bodies are protobufjs message objects: absent scalars read as their proto3 default,
+ * absent message fields as null, `bytes` fields may share memory with the input.
  */
 import * as protobuf from "protobufjs/light";
 import { AssertionError } from "../util/assert";
@@ -26,6 +29,64 @@ export type WireMessageType = keyof WireBodies;
 export type WireMessage = { [K in WireMessageType]: { type: K; body: WireBodies[K] } }[WireMessageType];
 
 const root = protobuf.Root.fromJSON(schemaDescriptor as protobuf.INamespace);
+root.resolveAll();
+
+/** Message-typed fields a receiver cannot do without ("Type.field"). */
+const requiredMessageFields = new Set(["InstallSnapshot.meta"]);
+
+type FieldCheck = (value: unknown) => string | null;
+const checksByType = new Map<protobuf.Type, Array<{ name: string; check: FieldCheck; repeated: boolean }>>();
+
+const int64Types = new Set(["int64", "uint64", "sint64", "fixed64", "sfixed64"]);
+
+function fieldCheckOf(type: protobuf.Type, field: protobuf.Field): FieldCheck | null {
+  const resolved = field.resolvedType;
+  if (int64Types.has(field.type)) {
+    return (value) => (Number.isSafeInteger(value) ? null : `${field.name} is not a safe integer`);
+  }
+  if (resolved instanceof protobuf.Enum) {
+    const known = new Set(Object.values(resolved.values));
+    return (value) => (known.has(value as number) ? null : `${field.name} has unknown enum value ${String(value)}`);
+  }
+  if (resolved instanceof protobuf.Type) {
+    const required = requiredMessageFields.has(`${type.name}.${field.name}`);
+    return (value) => {
+      if (value === null || value === undefined) return required ? `${field.name} is missing` : null;
+      return checkMessage(resolved, value as Record<string, unknown>);
+    };
+  }
+  return null;
+}
+
+function checksOf(type: protobuf.Type): Array<{ name: string; check: FieldCheck; repeated: boolean }> {
+  let checks = checksByType.get(type);
+  if (checks === undefined) {
+    checks = [];
+    for (const field of type.fieldsArray) {
+      const check = fieldCheckOf(type, field);
+      if (check !== null) checks.push({ name: field.name, check, repeated: field.repeated });
+    }
+    checksByType.set(type, checks);
+  }
+  return checks;
+}
+
+/** Null if the decoded message is valid beyond protobuf, else what is wrong. */
+function checkMessage(type: protobuf.Type, message: Record<string, unknown>): string | null {
+  for (const { name, check, repeated } of checksOf(type)) {
+    const value = message[name];
+    if (!repeated) {
+      const problem = check(value);
+      if (problem !== null) return `${type.name}.${problem}`;
+      continue;
+    }
+    for (const item of value as unknown[]) {
+      const problem = check(item);
+      if (problem !== null) return `${type.name}.${problem}`;
+    }
+  }
+  return null;
+}
 const typesByCode = new Map<number, { name: WireMessageType; type: protobuf.Type }>();
 const codesByName = new Map<WireMessageType, number>();
 for (const [name, code] of Object.entries(frameTypeCodes) as Array<[WireMessageType, number]>) {
@@ -65,5 +126,7 @@ export function decodeBody(typeCode: number, payload: Uint8Array): WireMessage {
     if (error instanceof AssertionError) throw error;
     throw new RaftmqError("WIRE_DECODE", `cannot decode ${entry.name}`, { cause: error, details: { typeCode } });
   }
+  const problem = checkMessage(entry.type, body as Record<string, unknown>);
+  if (problem !== null) throw new RaftmqError("WIRE_DECODE", `invalid ${entry.name}: ${problem}`, { details: { typeCode } });
   return { type: entry.name, body } as WireMessage;
 }

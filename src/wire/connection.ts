@@ -15,7 +15,7 @@ import type * as net from "node:net";
 import { AssertionError } from "../util/assert";
 import { isRaftmqError, type RaftmqError } from "../util/errors";
 import { decodeBody, isKnownTypeCode, type WireMessage } from "./codec";
-import { type Frame, FrameDecoder } from "./frame";
+import { type Frame, FrameDecoder, type FrameDecoderOptions } from "./frame";
 import type { SendStream } from "./sequence";
 
 export interface ConnectionHandlers {
@@ -36,7 +36,7 @@ export class Connection {
   private needDrain = false;
   bytesReceived = 0;
 
-  constructor(socket: net.Socket, decoderOptions: { frameBytesMax: number; clusterTag: number }, handlers: ConnectionHandlers) {
+  constructor(socket: net.Socket, decoderOptions: Omit<FrameDecoderOptions, "isKnownType">, handlers: ConnectionHandlers) {
     this.socket = socket;
     this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
     this.decoder = new FrameDecoder({ ...decoderOptions, isKnownType: isKnownTypeCode });

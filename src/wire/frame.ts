@@ -10,7 +10,8 @@
  *        5    1 type           FrameType of raftmq.proto (which message the payload holds)
  *        6    2 flags          bit 0: request (expects a reply), bit 1: response; others 0
  *        8    4 payloadBytes   <= frameBytesMax - 36
- *       12    4 clusterTag     CRC-32 of the cluster id; frames of other clusters are refused
+ *       12    4 clusterTag     CRC-32 of the cluster id; frames of other clusters are refused.
+ *                              0 marks a client that does not know the cluster id (raftctl).
  *       16    8 seq            sequence id on the sender's link (high 32 bits, then low 32 bits)
  *       24    4 requestId      correlates a response with its request; 0 for one-way frames
  *       28    4 payloadCrc     CRC-32 (zlib.crc32) of the payload
@@ -66,6 +67,7 @@ export function crc32(bytes: Uint8Array): number {
 
 /** The header's clusterTag for a cluster id. */
 export function clusterTagOf(clusterId: string): number {
+  if (clusterId === "") return 0;
   return crc32(Buffer.from(clusterId, "utf8"));
 }
 
@@ -99,6 +101,10 @@ export interface FrameDecoderOptions {
   frameBytesMax: number;
   /** The clusterTag every frame must carry (clusterTagOf(clusterId)). */
   clusterTag: number;
+  /** Also accept tag 0 (clients that do not know the cluster id); the handshake vets them. */
+  acceptAnonymous?: boolean;
+  /** Accept any tag: an anonymous client learning the cluster from the node it calls. */
+  acceptAnyCluster?: boolean;
   /** Whether a type byte names a message this build knows. */
   isKnownType: (typeCode: number) => boolean;
 }
@@ -237,7 +243,8 @@ export class FrameDecoder {
     const flags = view.readUInt16BE(at + 6);
     if ((flags & ~frameFlagsKnown) !== 0) return { ok: false, error: wireError("WIRE_DECODE", "unknown frame flags", { ...where, flags }) };
     const clusterTag = view.readUInt32BE(at + 12);
-    if (clusterTag !== this.options.clusterTag) {
+    const tagOk = clusterTag === this.options.clusterTag || (clusterTag === 0 && this.options.acceptAnonymous === true) || this.options.acceptAnyCluster === true;
+    if (!tagOk) {
       return { ok: false, error: wireError("WIRE_CLUSTER_MISMATCH", "frame from another cluster", { ...where, clusterTag }) };
     }
     const payloadBytes = view.readUInt32BE(at + 8);

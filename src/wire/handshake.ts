@@ -5,7 +5,9 @@
  * written before the reply.
  *
  * Refused: another cluster (WIRE_CLUSTER_MISMATCH), another protocol version (WIRE_BAD_VERSION),
- * a peer the acceptor does not know or an unnamed sender (WIRE_HANDSHAKE).
+ * a peer the acceptor does not know or an unnamed sender (WIRE_HANDSHAKE). A client may leave the
+ * cluster id empty (raftctl knows only addresses); its frames then carry clusterTag 0, and a
+ * Hello whose tag and cluster id disagree is refused.
  */
 import type { ErrorCode } from "../util/errors";
 import type { Hello } from "./schema.generated";
@@ -14,8 +16,14 @@ export const protocolVersion = 1;
 
 export type HelloVerdict = { ok: true; role: "peer" | "client" } | { ok: false; code: ErrorCode; message: string };
 
-export function judgeHello(hello: Hello, clusterId: string, acceptPeer: (nodeId: string) => boolean): HelloVerdict {
-  if (hello.clusterId !== clusterId) {
+export function judgeHello(hello: Hello, frameTagAnonymous: boolean, clusterId: string, acceptPeer: (nodeId: string) => boolean): HelloVerdict {
+  if (frameTagAnonymous !== (hello.clusterId === "")) {
+    return { ok: false, code: "WIRE_HANDSHAKE", message: "hello frame tag does not match its cluster id" };
+  }
+  if (hello.clusterId === "" && hello.role !== 2) {
+    return { ok: false, code: "WIRE_CLUSTER_MISMATCH", message: "a peer must name its cluster" };
+  }
+  if (hello.clusterId !== clusterId && hello.clusterId !== "") {
     return { ok: false, code: "WIRE_CLUSTER_MISMATCH", message: `this node belongs to cluster ${clusterId}, not ${hello.clusterId}` };
   }
   if (hello.protocolVersion !== protocolVersion) {

@@ -123,7 +123,7 @@ export class Link {
     this.state = "connecting";
     this.host.stats.connectsAttempted++;
     const socket = net.connect({ host: this.address.host, port: this.address.port });
-    const connection = new Connection(socket, { frameBytesMax: o.frameBytesMax, clusterTag: this.host.clusterTag }, {
+    const connection = new Connection(socket, { frameBytesMax: o.frameBytesMax, clusterTag: this.host.clusterTag, acceptAnyCluster: o.clusterId === "" }, {
       frame: (frame, message) => this.onFrame(connection, frame, message),
       badFrame: (error) => this.host.badFrame(this.target, connection.remoteAddress, error),
       drain: () => this.schedulePump(),

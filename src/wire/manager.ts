@@ -47,6 +47,8 @@ interface InboundSession {
   nodeId: string;
   incarnation: number;
   role: "peer" | "client";
+  /** The clusterTag this sender's frames carry: ours, or 0 for an anonymous client. */
+  frameTag: number;
   calls: ReceiveWindow;
   replies: SendStream;
   connection: Connection | null;
@@ -247,11 +249,11 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
     let session: InboundSession | null = null;
     let refused = false;
     const o = this.options;
-    const connection: Connection = new Connection(socket, { frameBytesMax: o.frameBytesMax, clusterTag: this.clusterTag }, {
+    const connection: Connection = new Connection(socket, { frameBytesMax: o.frameBytesMax, clusterTag: this.clusterTag, acceptAnonymous: true }, {
       frame: (frame, message) => {
         if (refused) return; // only the refusal is left to flush
         if (session === null) {
-          session = this.onHello(connection, message);
+          session = this.onHello(connection, frame, message);
           refused = session === null;
         } else {
           this.onRequest(session, connection, frame, message);
@@ -278,21 +280,21 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
     this.unhandshaken.set(connection, o.timers.setTimeout(() => connection.close(), o.handshakeTimeoutMs));
   }
 
-  private onHello(connection: Connection, message: WireMessage): InboundSession | null {
+  private onHello(connection: Connection, frame: Frame, message: WireMessage): InboundSession | null {
     if (message.type !== "Hello") {
       this.badFrame("unknown", connection.remoteAddress, new RaftmqError("WIRE_HANDSHAKE", "first frame is not a Hello", { details: { type: message.type } }));
       connection.close();
       return null;
     }
     const hello = message.body;
-    const verdict = judgeHello(hello, this.options.clusterId, this.options.acceptPeer);
+    const verdict = judgeHello(hello, frame.clusterTag === 0, this.options.clusterId, this.options.acceptPeer);
     if (!verdict.ok) {
       this.stats.handshakesRefused++;
       this.options.logger.warn({ node: this.options.nodeId, peer: hello.nodeId, address: connection.remoteAddress, code: verdict.code, event: "handshake-refused" }, "handshake refused");
       this.refuse(connection, verdict.code, verdict.message, this.clusterTag);
       return null;
     }
-    const session = this.attachSession(hello, verdict.role, connection);
+    const session = this.attachSession(hello, verdict.role, frame.clusterTag, connection);
     if (session === null) {
       this.refuse(connection, "WIRE_HANDSHAKE", "too many connected senders", this.clusterTag);
       return null;
@@ -314,7 +316,7 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
   }
 
   /** Finds or makes the session of (nodeId, incarnation) and attaches `connection`; null if full. */
-  private attachSession(hello: Hello, role: "peer" | "client", connection: Connection): InboundSession | null {
+  private attachSession(hello: Hello, role: "peer" | "client", frameTag: number, connection: Connection): InboundSession | null {
     const key = `${hello.nodeId}\u0000${hello.incarnation}`;
     for (const [otherKey, other] of this.sessions) {
       // The same sender under a new incarnation: its old sequence space is over.
@@ -328,7 +330,7 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
       if (this.sessions.size >= this.options.inboundPeersMax && !this.evictDetachedSession()) return null;
       const o = this.options;
       session = {
-        key, nodeId: hello.nodeId, incarnation: hello.incarnation, role, calls: new ReceiveWindow(), connection: null, pumpScheduled: false,
+        key, nodeId: hello.nodeId, incarnation: hello.incarnation, role, frameTag, calls: new ReceiveWindow(), connection: null, pumpScheduled: false,
         replies: new SendStream({ queueFramesMax: o.sendQueueFramesMax, queueBytesMax: o.sendQueueBytesMax, retransmitFramesMax: o.retransmitFramesMax, retransmitBytesMax: o.retransmitBytesMax }),
       };
     }
@@ -359,6 +361,11 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
     if (session.connection !== connection) return;
     if ((frame.flags & frameFlagResponse) !== 0 || message.type === "Hello" || message.type === "HelloReply") {
       this.badFrame(session.nodeId, connection.remoteAddress, new RaftmqError("WIRE_HANDSHAKE", "unexpected frame on an inbound connection", { details: { type: message.type } }));
+      connection.close();
+      return;
+    }
+    if (frame.clusterTag !== session.frameTag) {
+      this.badFrame(session.nodeId, connection.remoteAddress, new RaftmqError("WIRE_CLUSTER_MISMATCH", "frame tag differs from the handshake's", { details: { clusterTag: frame.clusterTag } }));
       connection.close();
       return;
     }

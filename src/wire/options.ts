@@ -7,7 +7,7 @@ import bunyan from "bunyan";
 import { RaftmqError } from "../util/errors";
 import type { Rng } from "../util/rng";
 import type { WireMessageType } from "./codec";
-import { frameBytesMaxDefault, frameBytesMaxMax, frameBytesMaxMin } from "./frame";
+import { clusterTagOf, frameBytesMaxDefault, frameBytesMaxMax, frameBytesMaxMin } from "./frame";
 
 export interface Timers {
   setTimeout(callback: () => void, delayMs: number): unknown;
@@ -26,6 +26,7 @@ export interface WireLogger {
 }
 
 export interface ManagerOptions {
+  /** The cluster's id; a client that does not know it passes "" and is let in by any cluster. */
   clusterId: string;
   /** This process's identity; for a raftd its advertised "host:port". */
   nodeId: string;
@@ -84,11 +85,12 @@ const rpcTimeoutMsByTypeDefault: Partial<Record<WireMessageType, number>> = {
   RequestVote: 5000,
   AppendEntries: 10000,
   InstallSnapshot: 60000,
-  EnqueueRequest: 15000,
-  DequeueRequest: 15000,
-  AckRequest: 15000,
+  ExecuteRequest: 15000,
   StatusRequest: 5000,
+  LogRequest: 10000,
   ConfigChangeRequest: 30000,
+  TransferLeaderRequest: 10000,
+  JoinRequest: 30000,
   Ping: 5000,
 };
 
@@ -110,7 +112,8 @@ export function parseAddress(nodeId: string): { host: string; port: number } {
 
 export function resolveOptions(options: ManagerOptions): ResolvedOptions {
   for (const key of Object.keys(options)) if (!knownKeys.has(key)) throw invalid(`unknown wire option ${key}`);
-  if (options.clusterId.length === 0) throw invalid("clusterId must not be empty");
+  if (options.clusterId.length === 0 && options.role !== "client") throw invalid("clusterId must not be empty for a peer");
+  if (options.clusterId.length > 0 && clusterTagOf(options.clusterId) === 0) throw invalid("clusterId hashes to the anonymous tag 0: pick another");
   if (options.nodeId.length === 0) throw invalid("nodeId must not be empty");
   if (options.role !== "peer" && options.role !== "client") throw invalid(`role must be peer or client`);
   const merged = { ...defaults };

@@ -22,16 +22,18 @@ export const schemaDescriptor: Record<string, unknown> = {
                 "FRAME_INSTALL_SNAPSHOT": 20,
                 "FRAME_INSTALL_SNAPSHOT_RESPONSE": 21,
                 "FRAME_TIMEOUT_NOW": 22,
-                "FRAME_ENQUEUE_REQUEST": 48,
-                "FRAME_ENQUEUE_REPLY": 49,
-                "FRAME_DEQUEUE_REQUEST": 50,
-                "FRAME_DEQUEUE_REPLY": 51,
-                "FRAME_ACK_REQUEST": 52,
-                "FRAME_ACK_REPLY": 53,
-                "FRAME_STATUS_REQUEST": 54,
-                "FRAME_STATUS_REPLY": 55,
-                "FRAME_CONFIG_CHANGE_REQUEST": 56,
-                "FRAME_CONFIG_CHANGE_REPLY": 57,
+                "FRAME_EXECUTE_REQUEST": 48,
+                "FRAME_EXECUTE_REPLY": 49,
+                "FRAME_STATUS_REQUEST": 50,
+                "FRAME_STATUS_REPLY": 51,
+                "FRAME_LOG_REQUEST": 52,
+                "FRAME_LOG_REPLY": 53,
+                "FRAME_CONFIG_CHANGE_REQUEST": 54,
+                "FRAME_CONFIG_CHANGE_REPLY": 55,
+                "FRAME_TRANSFER_LEADER_REQUEST": 56,
+                "FRAME_TRANSFER_LEADER_REPLY": 57,
+                "FRAME_JOIN_REQUEST": 58,
+                "FRAME_JOIN_REPLY": 59,
                 "FRAME_ERROR_REPLY": 95
               }
             },
@@ -386,118 +388,88 @@ export const schemaDescriptor: Record<string, unknown> = {
                 }
               }
             },
-            "EnqueueRequest": {
+            "ExecuteRequest": {
               "fields": {
+                "op": {
+                  "type": "uint32",
+                  "id": 1
+                },
                 "queue": {
                   "type": "string",
-                  "id": 1
-                },
-                "value": {
-                  "type": "string",
                   "id": 2
-                },
-                "clientId": {
-                  "type": "string",
-                  "id": 3,
-                  "protoName": "client_id"
-                },
-                "requestSerial": {
-                  "type": "uint64",
-                  "id": 4,
-                  "protoName": "request_serial"
-                }
-              }
-            },
-            "EnqueueReply": {
-              "fields": {
-                "messageId": {
-                  "type": "uint64",
-                  "id": 1,
-                  "protoName": "message_id"
-                },
-                "index": {
-                  "type": "uint64",
-                  "id": 2
-                }
-              }
-            },
-            "DequeueRequest": {
-              "fields": {
-                "queue": {
-                  "type": "string",
-                  "id": 1
-                },
-                "clientId": {
-                  "type": "string",
-                  "id": 2,
-                  "protoName": "client_id"
-                },
-                "requestSerial": {
-                  "type": "uint64",
-                  "id": 3,
-                  "protoName": "request_serial"
-                },
-                "visibilityTimeoutMs": {
-                  "type": "uint64",
-                  "id": 4,
-                  "protoName": "visibility_timeout_ms"
-                }
-              }
-            },
-            "DequeueReply": {
-              "fields": {
-                "empty": {
-                  "type": "bool",
-                  "id": 1
-                },
-                "messageId": {
-                  "type": "uint64",
-                  "id": 2,
-                  "protoName": "message_id"
                 },
                 "value": {
                   "type": "string",
                   "id": 3
                 },
-                "index": {
-                  "type": "uint64",
-                  "id": 4
-                }
-              }
-            },
-            "AckRequest": {
-              "fields": {
-                "queue": {
-                  "type": "string",
-                  "id": 1
-                },
-                "messageId": {
-                  "type": "uint64",
-                  "id": 2,
-                  "protoName": "message_id"
-                },
                 "clientId": {
                   "type": "string",
-                  "id": 3,
+                  "id": 4,
                   "protoName": "client_id"
                 },
-                "requestSerial": {
+                "seq": {
                   "type": "uint64",
-                  "id": 4,
-                  "protoName": "request_serial"
+                  "id": 5
                 }
               }
             },
-            "AckReply": {
+            "ExecuteReply": {
               "fields": {
+                "op": {
+                  "type": "uint32",
+                  "id": 1
+                },
                 "index": {
                   "type": "uint64",
-                  "id": 1
+                  "id": 2
+                },
+                "value": {
+                  "type": "string",
+                  "id": 3
+                },
+                "length": {
+                  "type": "uint64",
+                  "id": 4
+                },
+                "entryIndex": {
+                  "type": "uint64",
+                  "id": 5,
+                  "protoName": "entry_index"
                 }
               }
             },
             "StatusRequest": {
               "fields": {}
+            },
+            "MemberStatus": {
+              "fields": {
+                "id": {
+                  "type": "string",
+                  "id": 1
+                },
+                "role": {
+                  "type": "string",
+                  "id": 2
+                },
+                "voter": {
+                  "type": "bool",
+                  "id": 3
+                },
+                "reachable": {
+                  "type": "bool",
+                  "id": 4
+                },
+                "matchIndex": {
+                  "type": "uint64",
+                  "id": 5,
+                  "protoName": "match_index"
+                },
+                "nextIndex": {
+                  "type": "uint64",
+                  "id": 6,
+                  "protoName": "next_index"
+                }
+              }
             },
             "StatusReply": {
               "fields": {
@@ -514,29 +486,116 @@ export const schemaDescriptor: Record<string, unknown> = {
                   "type": "uint64",
                   "id": 3
                 },
-                "leaderId": {
+                "leader": {
                   "type": "string",
-                  "id": 4,
-                  "protoName": "leader_id"
-                },
-                "leaderAddress": {
-                  "type": "string",
-                  "id": 5,
-                  "protoName": "leader_address"
+                  "id": 4
                 },
                 "commitIndex": {
                   "type": "uint64",
-                  "id": 6,
+                  "id": 5,
                   "protoName": "commit_index"
                 },
                 "lastApplied": {
                   "type": "uint64",
-                  "id": 7,
+                  "id": 6,
                   "protoName": "last_applied"
+                },
+                "lastIndex": {
+                  "type": "uint64",
+                  "id": 7,
+                  "protoName": "last_index"
+                },
+                "snapshotIndex": {
+                  "type": "uint64",
+                  "id": 8,
+                  "protoName": "snapshot_index"
+                },
+                "members": {
+                  "rule": "repeated",
+                  "type": "MemberStatus",
+                  "id": 9
+                }
+              }
+            },
+            "LogRequest": {
+              "fields": {
+                "fromIndex": {
+                  "type": "uint64",
+                  "id": 1,
+                  "protoName": "from_index"
+                },
+                "limit": {
+                  "type": "uint32",
+                  "id": 2
+                }
+              }
+            },
+            "LogEntryView": {
+              "fields": {
+                "index": {
+                  "type": "uint64",
+                  "id": 1
+                },
+                "term": {
+                  "type": "uint64",
+                  "id": 2
+                },
+                "kind": {
+                  "type": "string",
+                  "id": 3
+                },
+                "op": {
+                  "type": "string",
+                  "id": 4
+                },
+                "queue": {
+                  "type": "string",
+                  "id": 5
+                },
+                "value": {
+                  "type": "string",
+                  "id": 6
+                },
+                "clientId": {
+                  "type": "string",
+                  "id": 7,
+                  "protoName": "client_id"
+                },
+                "seq": {
+                  "type": "uint64",
+                  "id": 8
                 },
                 "config": {
                   "type": "ClusterConfig",
-                  "id": 8
+                  "id": 9
+                }
+              }
+            },
+            "LogReply": {
+              "fields": {
+                "leader": {
+                  "type": "string",
+                  "id": 1
+                },
+                "entries": {
+                  "rule": "repeated",
+                  "type": "LogEntryView",
+                  "id": 2
+                },
+                "firstIndex": {
+                  "type": "uint64",
+                  "id": 3,
+                  "protoName": "first_index"
+                },
+                "lastIndex": {
+                  "type": "uint64",
+                  "id": 4,
+                  "protoName": "last_index"
+                },
+                "commitIndex": {
+                  "type": "uint64",
+                  "id": 5,
+                  "protoName": "commit_index"
                 }
               }
             },
@@ -569,6 +628,60 @@ export const schemaDescriptor: Record<string, unknown> = {
                 "config": {
                   "type": "ClusterConfig",
                   "id": 2
+                }
+              }
+            },
+            "TransferLeaderRequest": {
+              "fields": {
+                "target": {
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "TransferLeaderReply": {
+              "fields": {
+                "leader": {
+                  "type": "string",
+                  "id": 1
+                },
+                "term": {
+                  "type": "uint64",
+                  "id": 2
+                }
+              }
+            },
+            "JoinRequest": {
+              "fields": {
+                "nodeId": {
+                  "type": "string",
+                  "id": 1,
+                  "protoName": "node_id"
+                },
+                "fresh": {
+                  "type": "bool",
+                  "id": 2
+                }
+              }
+            },
+            "JoinReply": {
+              "fields": {
+                "clusterId": {
+                  "type": "string",
+                  "id": 1,
+                  "protoName": "cluster_id"
+                },
+                "leader": {
+                  "type": "string",
+                  "id": 2
+                },
+                "config": {
+                  "type": "ClusterConfig",
+                  "id": 3
+                },
+                "index": {
+                  "type": "uint64",
+                  "id": 4
                 }
               }
             },
@@ -614,16 +727,18 @@ export const FrameType = {
   FRAME_INSTALL_SNAPSHOT: 20,
   FRAME_INSTALL_SNAPSHOT_RESPONSE: 21,
   FRAME_TIMEOUT_NOW: 22,
-  FRAME_ENQUEUE_REQUEST: 48,
-  FRAME_ENQUEUE_REPLY: 49,
-  FRAME_DEQUEUE_REQUEST: 50,
-  FRAME_DEQUEUE_REPLY: 51,
-  FRAME_ACK_REQUEST: 52,
-  FRAME_ACK_REPLY: 53,
-  FRAME_STATUS_REQUEST: 54,
-  FRAME_STATUS_REPLY: 55,
-  FRAME_CONFIG_CHANGE_REQUEST: 56,
-  FRAME_CONFIG_CHANGE_REPLY: 57,
+  FRAME_EXECUTE_REQUEST: 48,
+  FRAME_EXECUTE_REPLY: 49,
+  FRAME_STATUS_REQUEST: 50,
+  FRAME_STATUS_REPLY: 51,
+  FRAME_LOG_REQUEST: 52,
+  FRAME_LOG_REPLY: 53,
+  FRAME_CONFIG_CHANGE_REQUEST: 54,
+  FRAME_CONFIG_CHANGE_REPLY: 55,
+  FRAME_TRANSFER_LEADER_REQUEST: 56,
+  FRAME_TRANSFER_LEADER_REPLY: 57,
+  FRAME_JOIN_REQUEST: 58,
+  FRAME_JOIN_REPLY: 59,
   FRAME_ERROR_REPLY: 95,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
@@ -756,55 +871,69 @@ export interface TimeoutNow {
   term: number;
 }
 
-export interface EnqueueRequest {
+export interface ExecuteRequest {
+  op: number;
   queue: string;
   value: string;
   clientId: string;
-  requestSerial: number;
+  seq: number;
 }
 
-export interface EnqueueReply {
-  messageId: number;
+export interface ExecuteReply {
+  op: number;
   index: number;
-}
-
-export interface DequeueRequest {
-  queue: string;
-  clientId: string;
-  requestSerial: number;
-  visibilityTimeoutMs: number;
-}
-
-export interface DequeueReply {
-  empty: boolean;
-  messageId: number;
   value: string;
-  index: number;
-}
-
-export interface AckRequest {
-  queue: string;
-  messageId: number;
-  clientId: string;
-  requestSerial: number;
-}
-
-export interface AckReply {
-  index: number;
+  length: number;
+  entryIndex: number;
 }
 
 export interface StatusRequest {
+}
+
+export interface MemberStatus {
+  id: string;
+  role: string;
+  voter: boolean;
+  reachable: boolean;
+  matchIndex: number;
+  nextIndex: number;
 }
 
 export interface StatusReply {
   nodeId: string;
   role: string;
   term: number;
-  leaderId: string;
-  leaderAddress: string;
+  leader: string;
   commitIndex: number;
   lastApplied: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  members: MemberStatus[];
+}
+
+export interface LogRequest {
+  fromIndex: number;
+  limit: number;
+}
+
+export interface LogEntryView {
+  index: number;
+  term: number;
+  kind: string;
+  op: string;
+  queue: string;
+  value: string;
+  clientId: string;
+  seq: number;
   config?: ClusterConfig | null;
+}
+
+export interface LogReply {
+  leader: string;
+  entries: LogEntryView[];
+  firstIndex: number;
+  lastIndex: number;
+  commitIndex: number;
 }
 
 export interface ConfigChangeRequest {
@@ -815,6 +944,27 @@ export interface ConfigChangeRequest {
 export interface ConfigChangeReply {
   index: number;
   config?: ClusterConfig | null;
+}
+
+export interface TransferLeaderRequest {
+  target: string;
+}
+
+export interface TransferLeaderReply {
+  leader: string;
+  term: number;
+}
+
+export interface JoinRequest {
+  nodeId: string;
+  fresh: boolean;
+}
+
+export interface JoinReply {
+  clusterId: string;
+  leader: string;
+  config?: ClusterConfig | null;
+  index: number;
 }
 
 export interface ErrorReply {
@@ -837,16 +987,18 @@ export const frameTypeCodes = {
   InstallSnapshot: 20,
   InstallSnapshotResponse: 21,
   TimeoutNow: 22,
-  EnqueueRequest: 48,
-  EnqueueReply: 49,
-  DequeueRequest: 50,
-  DequeueReply: 51,
-  AckRequest: 52,
-  AckReply: 53,
-  StatusRequest: 54,
-  StatusReply: 55,
-  ConfigChangeRequest: 56,
-  ConfigChangeReply: 57,
+  ExecuteRequest: 48,
+  ExecuteReply: 49,
+  StatusRequest: 50,
+  StatusReply: 51,
+  LogRequest: 52,
+  LogReply: 53,
+  ConfigChangeRequest: 54,
+  ConfigChangeReply: 55,
+  TransferLeaderRequest: 56,
+  TransferLeaderReply: 57,
+  JoinRequest: 58,
+  JoinReply: 59,
   ErrorReply: 95,
 } as const;
 
@@ -863,15 +1015,17 @@ export interface WireBodies {
   InstallSnapshot: InstallSnapshot;
   InstallSnapshotResponse: InstallSnapshotResponse;
   TimeoutNow: TimeoutNow;
-  EnqueueRequest: EnqueueRequest;
-  EnqueueReply: EnqueueReply;
-  DequeueRequest: DequeueRequest;
-  DequeueReply: DequeueReply;
-  AckRequest: AckRequest;
-  AckReply: AckReply;
+  ExecuteRequest: ExecuteRequest;
+  ExecuteReply: ExecuteReply;
   StatusRequest: StatusRequest;
   StatusReply: StatusReply;
+  LogRequest: LogRequest;
+  LogReply: LogReply;
   ConfigChangeRequest: ConfigChangeRequest;
   ConfigChangeReply: ConfigChangeReply;
+  TransferLeaderRequest: TransferLeaderRequest;
+  TransferLeaderReply: TransferLeaderReply;
+  JoinRequest: JoinRequest;
+  JoinReply: JoinReply;
   ErrorReply: ErrorReply;
 }

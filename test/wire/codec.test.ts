@@ -44,22 +44,22 @@ t.test("frame round trip of every message, fed whole", async (t) => {
 
 t.test("maximum-size frame passes, one byte more is refused before its payload arrives", async (t) => {
   const frameBytesMax = 1024 * 1024;
-  // An EnqueueRequest whose encoding fills the frame exactly: find the string length by encoding.
-  const overheadBytes = encodeBody({ type: "EnqueueRequest", body: { queue: "q", value: "x".repeat(frameBytesMax), clientId: "c", requestSerial: 1 } }).length - frameBytesMax;
+  // An ExecuteRequest whose encoding fills the frame exactly: find the string length by encoding.
+  const overheadBytes = encodeBody({ type: "ExecuteRequest", body: { op: 1, queue: "q", value: "x".repeat(frameBytesMax), clientId: "c", seq: 1 } }).length - frameBytesMax;
   const value = "é".repeat(Math.floor((frameBytesMax - frameHeaderBytes - overheadBytes) / 2));
-  let body = encodeBody({ type: "EnqueueRequest", body: { queue: "q", value, clientId: "c", requestSerial: 1 } });
+  let body = encodeBody({ type: "ExecuteRequest", body: { op: 1, queue: "q", value, clientId: "c", seq: 1 } });
   const slackBytes = frameBytesMax - frameHeaderBytes - body.length;
   const padded = value + "x".repeat(slackBytes);
-  body = encodeBody({ type: "EnqueueRequest", body: { queue: "q", value: padded, clientId: "c", requestSerial: 1 } });
+  body = encodeBody({ type: "ExecuteRequest", body: { op: 1, queue: "q", value: padded, clientId: "c", seq: 1 } });
   t.equal(body.length + frameHeaderBytes, frameBytesMax, "frame is exactly the maximum");
   const decoder = new FrameDecoder({ frameBytesMax, clusterTag, isKnownType: isKnownTypeCode });
-  const frame = encodeFrame({ typeCode: typeCodeOf("EnqueueRequest"), flags: 0, clusterTag, seq: 1, requestId: 0 }, body);
+  const frame = encodeFrame({ typeCode: typeCodeOf("ExecuteRequest"), flags: 0, clusterTag, seq: 1, requestId: 0 }, body);
   const result = decoder.push(frame);
   t.equal(result.error, null);
   const decoded = decodeBody(result.frames[0]!.typeCode, result.frames[0]!.payload);
-  t.equal(decoded.type === "EnqueueRequest" && decoded.body.value, padded);
+  t.equal(decoded.type === "ExecuteRequest" && decoded.body.value, padded);
 
-  const tooBig = encodeFrame({ typeCode: typeCodeOf("EnqueueRequest"), flags: 0, clusterTag, seq: 2, requestId: 0 }, Buffer.concat([body, Buffer.from([0])]));
+  const tooBig = encodeFrame({ typeCode: typeCodeOf("ExecuteRequest"), flags: 0, clusterTag, seq: 2, requestId: 0 }, Buffer.concat([body, Buffer.from([0])]));
   const refusing = new FrameDecoder({ frameBytesMax, clusterTag, isKnownType: isKnownTypeCode });
   const refused = refusing.push(tooBig.subarray(0, frameHeaderBytes));
   t.equal(refused.error?.code, "WIRE_FRAME_TOO_LARGE", "refused on the header alone");

@@ -81,8 +81,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function enqueue(value: string, requestSerial: number): WireMessage {
-  return { type: "EnqueueRequest", body: { queue: "q", value, clientId: "c", requestSerial } };
+export function enqueue(value: string, seq: number): WireMessage {
+  return { type: "ExecuteRequest", body: { op: 1, queue: "q", value, clientId: "c", seq } };
+}
+
+/** The value of an ExecuteRequest or ExecuteReply, or null for any other message. */
+export function valueOf(message: WireMessage): string | null {
+  return message.type === "ExecuteRequest" || message.type === "ExecuteReply" ? message.body.value : null;
 }
 
 /** Resolves when `predicate` holds, checking after each event-loop turn; rejects after `turnsMax` turns. */

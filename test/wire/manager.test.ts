@@ -8,7 +8,7 @@ import { decodeBody, encodeBody, isKnownTypeCode, typeCodeOf, type WireMessage }
 import { clusterTagOf, encodeFrame, type Frame, FrameDecoder } from "../../src/wire/frame";
 import { isRaftmqError } from "../../src/util/errors";
 import { SeededRng } from "../../src/util/rng";
-import { clusterId, enqueue, freePort, startClient, startNode, until } from "./harness";
+import { clusterId, enqueue, freePort, startClient, startNode, until, valueOf } from "./harness";
 
 function rejectionCode(promise: Promise<unknown>): Promise<string> {
   return promise.then(
@@ -21,7 +21,7 @@ t.test("call, reply and one-way send between two peers", async (t) => {
   const a = await startNode(t);
   const b = await startNode(t);
   const reply = await a.manager.call(b.id, enqueue("héllo ✓", 1));
-  t.same(reply.type === "EnqueueRequest" && reply.body.value, "héllo ✓");
+  t.equal(valueOf(reply), "héllo ✓");
   t.ok(a.manager.send(b.id, { type: "TimeoutNow", body: { from: a.id, to: b.id, term: 9 } }));
   await until(() => b.inbound.length === 2, "one-way message");
   const oneWay = b.inbound[1]!;
@@ -61,7 +61,7 @@ t.test("an unknown peer is refused with WIRE_HANDSHAKE", async (t) => {
   t.equal(await rejectionCode(other.manager.call(node.id, enqueue("x", 1))), "WIRE_HANDSHAKE");
   t.equal(node.manager.stats.handshakesRefused, 1);
   const client = startClient(t);
-  t.equal((await client.manager.call(node.id, enqueue("x", 2))).type, "EnqueueRequest", "clients are still let in");
+  t.equal((await client.manager.call(node.id, enqueue("x", 2))).type, "ExecuteRequest", "clients are still let in");
 });
 
 t.test("per-RPC timeout fails the call cleanly; a late reply is dropped", async (t) => {
@@ -79,11 +79,11 @@ t.test("per-RPC timeout fails the call cleanly; a late reply is dropped", async 
 t.test("reconnects after the peer restarts on the same port", async (t) => {
   const a = await startNode(t);
   const b = await startNode(t);
-  t.equal((await a.manager.call(b.id, enqueue("before", 1))).type, "EnqueueRequest");
+  t.equal((await a.manager.call(b.id, enqueue("before", 1))).type, "ExecuteRequest");
   await b.manager.close();
   const b2 = await startNode(t, {}, undefined, b.port);
   const reply = await a.manager.call(b.id, enqueue("after", 2), { timeoutMs: 10000 });
-  t.equal(reply.type === "EnqueueRequest" && reply.body.value, "after");
+  t.equal(valueOf(reply), "after");
   t.equal(b2.inbound.length, 1, "the restarted peer got exactly the new call");
   t.ok(a.manager.stats.connectsAttempted >= 2);
 });
@@ -112,7 +112,7 @@ t.test("garbage from a stranger closes its connection, is counted and logged onc
   t.equal(node.manager.stats.badFrames["WIRE_BAD_MAGIC"], 1);
   t.equal(node.logs.filter((l) => l.fields["event"] === "bad-frame").length, 1);
   const client = startClient(t);
-  t.equal((await client.manager.call(node.id, enqueue("still serving", 1))).type, "EnqueueRequest");
+  t.equal((await client.manager.call(node.id, enqueue("still serving", 1))).type, "ExecuteRequest");
 });
 
 /** A hand-driven connection that speaks the protocol frame by frame. */
@@ -197,8 +197,8 @@ t.test("options are validated when the manager is built", async (t) => {
     { frameBytesMax: 10 },
     { sendQueueBytesMax: 1024 },
     { rpcTimeoutMsDefault: -1 },
-    { rpcTimeoutMsByType: { EnqueueRequest: 0 } },
-    { clusterId: "" },
+    { rpcTimeoutMsByType: { ExecuteRequest: 0 } },
+    { clusterId: "", role: "peer" },
   ];
   for (const extra of bad) {
     t.throws(() => new ConnectionManager({ ...base, ...extra } as never, () => undefined), { code: "CONFIG_INVALID" }, JSON.stringify(extra));
@@ -219,4 +219,12 @@ t.test("close fails pending calls, refuses new ones and lets the process exit", 
   t.throws(() => client.manager.send(node.id, enqueue("x", 3)), { code: "MANAGER_CLOSED" });
   await node.manager.close();
   await node.manager.close(); // idempotent
+});
+
+t.test("a client that does not know the cluster id is let in; a peer must name it", async (t) => {
+  const node = await startNode(t);
+  const anonymous = startClient(t, { clusterId: "" });
+  t.equal(valueOf(await anonymous.manager.call(node.id, enqueue("anon", 1))), "anon");
+  t.equal(node.inbound[0]!.role, "client");
+  t.throws(() => new ConnectionManager({ clusterId: "", nodeId: "127.0.0.1:1", role: "peer", rng: new SeededRng(1) }, () => undefined), { code: "CONFIG_INVALID" });
 });

@@ -32,17 +32,37 @@ export function sampleMessages(): WireMessage[] {
     { type: "InstallSnapshot", body: { from: "a", to: "b", term: 5, meta: { index: 100, term: 4, config }, data: new Uint8Array([9, 8, 7]) } },
     { type: "InstallSnapshotResponse", body: { from: "b", to: "a", term: 5, matchIndex: 100 } },
     { type: "TimeoutNow", body: { from: "a", to: "b", term: 6 } },
-    { type: "EnqueueRequest", body: { queue: "jobs", value: unicode, clientId: "cl-1", requestSerial: 1 } },
-    { type: "EnqueueRequest", body: { queue: "", value: "", clientId: "", requestSerial: 0 } },
-    { type: "EnqueueReply", body: { messageId: 42, index: 77 } },
-    { type: "DequeueRequest", body: { queue: "jobs", clientId: "cl-1", requestSerial: 2, visibilityTimeoutMs: 30000 } },
-    { type: "DequeueReply", body: { empty: false, messageId: 42, value: unicode, index: 78 } },
-    { type: "AckRequest", body: { queue: "jobs", messageId: 42, clientId: "cl-1", requestSerial: 3 } },
-    { type: "AckReply", body: { index: 79 } },
+    { type: "ExecuteRequest", body: { op: 1, queue: "jobs", value: unicode, clientId: "cl-1", seq: 1 } },
+    { type: "ExecuteRequest", body: { op: 0, queue: "", value: "", clientId: "", seq: 0 } },
+    { type: "ExecuteReply", body: { op: 2, index: 42, value: unicode, length: 0, entryIndex: 77 } },
     { type: "StatusRequest", body: {} },
-    { type: "StatusReply", body: { nodeId: "n1", role: "leader", term: 6, leaderId: "n1", leaderAddress: "127.0.0.1:7001", commitIndex: 80, lastApplied: 80, config } },
+    {
+      type: "StatusReply",
+      body: {
+        nodeId: "n1", role: "leader", term: 6, leader: "127.0.0.1:7001", commitIndex: 80, lastApplied: 80, lastIndex: 81, snapshotIndex: 40,
+        members: [
+          { id: "127.0.0.1:7001", role: "leader", voter: true, reachable: true, matchIndex: 81, nextIndex: 82 },
+          { id: "127.0.0.1:7003", role: "learner", voter: false, reachable: false, matchIndex: 0, nextIndex: 1 },
+        ],
+      },
+    },
+    { type: "LogRequest", body: { fromIndex: 1, limit: 100 } },
+    {
+      type: "LogReply",
+      body: {
+        leader: "127.0.0.1:7001", firstIndex: 1, lastIndex: 2, commitIndex: 2,
+        entries: [
+          { index: 1, term: 1, kind: "config", op: "config", queue: "", value: "", clientId: "", seq: 0, config },
+          { index: 2, term: 1, kind: "normal", op: "enqueue", queue: "jobs", value: unicode, clientId: "cl-1", seq: 1, config: null },
+        ],
+      },
+    },
     { type: "ConfigChangeRequest", body: { type: 1, node: "127.0.0.1:7004" } },
     { type: "ConfigChangeReply", body: { index: 81, config } },
+    { type: "TransferLeaderRequest", body: { target: "127.0.0.1:7002" } },
+    { type: "TransferLeaderReply", body: { leader: "127.0.0.1:7001", term: 6 } },
+    { type: "JoinRequest", body: { nodeId: "127.0.0.1:7004", fresh: true } },
+    { type: "JoinReply", body: { clusterId: "c1", leader: "127.0.0.1:7001", config, index: 90 } },
     { type: "ErrorReply", body: { code: "RAFT_NOT_LEADER", message: "not the leader", leaderId: "n2", leaderAddress: "127.0.0.1:7002" } },
   ];
   return messages;

@@ -1,0 +1,120 @@
+/**
+ * RaftMessage (src/raft/types.ts) <-> its wire form (raftmq.proto), field for field.
+ *
+ * raftToWire asserts what our own core must guarantee (safe integers); raftFromWire trusts the
+ * message because codec.ts already refused frames with unsafe integers, unknown enum values or
+ * a missing snapshot meta (WIRE_DECODE closes the connection before delivery).
+ */
+import { assert, unreachable } from "../util/assert";
+import type { ClusterConfig, EntryKind, LogEntry, RaftMessage } from "../raft/types";
+import type { WireMessage } from "./codec";
+import type { ClusterConfig as WireClusterConfig, Entry, EntryKind as WireEntryKind } from "./schema.generated";
+
+const raftTypes = new Set<string>(["RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse", "InstallSnapshot", "InstallSnapshotResponse", "TimeoutNow"]);
+
+export type RaftWireMessage = Extract<WireMessage, { type: RaftMessage["type"] }>;
+
+export function isRaftWireMessage(message: WireMessage): message is RaftWireMessage {
+  return raftTypes.has(message.type);
+}
+
+function kindToWire(kind: EntryKind): WireEntryKind {
+  switch (kind) {
+    case "normal":
+      return 0;
+    case "noop":
+      return 1;
+    case "config":
+      return 2;
+    default:
+      return unreachable(kind, "entry kind");
+  }
+}
+
+function kindFromWire(kind: WireEntryKind): EntryKind {
+  switch (kind) {
+    case 0:
+      return "normal";
+    case 1:
+      return "noop";
+    case 2:
+      return "config";
+    default:
+      return unreachable(kind, "wire entry kind (codec.ts checks enum values)");
+  }
+}
+
+function safe(value: number, what: string): number {
+  assert(Number.isSafeInteger(value), `${what} is a safe integer`);
+  return value;
+}
+
+function entryToWire(entry: LogEntry): Entry {
+  return { index: safe(entry.index, "entry index"), term: safe(entry.term, "entry term"), kind: kindToWire(entry.kind), data: entry.data };
+}
+
+function configFromWire(config: WireClusterConfig | null | undefined): ClusterConfig {
+  return { voters: [...(config?.voters ?? [])], learners: [...(config?.learners ?? [])] };
+}
+
+export function raftToWire(message: RaftMessage): WireMessage {
+  const base = { from: message.from, to: message.to, term: safe(message.term, "term") };
+  switch (message.type) {
+    case "RequestVote":
+      return { type: message.type, body: { ...base, lastLogIndex: message.lastLogIndex, lastLogTerm: message.lastLogTerm, preVote: message.preVote, transfer: message.transfer } };
+    case "RequestVoteResponse":
+      return { type: message.type, body: { ...base, granted: message.granted, preVote: message.preVote } };
+    case "AppendEntries":
+      return {
+        type: message.type,
+        body: { ...base, prevLogIndex: message.prevLogIndex, prevLogTerm: message.prevLogTerm, entries: message.entries.map(entryToWire), leaderCommit: message.leaderCommit, readContext: message.readContext },
+      };
+    case "AppendEntriesResponse":
+      return {
+        type: message.type,
+        body: { ...base, success: message.success, matchIndex: message.matchIndex, conflictIndex: message.conflictIndex, conflictTerm: message.conflictTerm, readContext: message.readContext },
+      };
+    case "InstallSnapshot": {
+      const meta = message.snapshot.meta;
+      return { type: message.type, body: { ...base, meta: { index: meta.index, term: meta.term, config: { voters: meta.config.voters, learners: meta.config.learners } }, data: message.snapshot.data } };
+    }
+    case "InstallSnapshotResponse":
+      return { type: message.type, body: { ...base, matchIndex: message.matchIndex } };
+    case "TimeoutNow":
+      return { type: message.type, body: base };
+    default:
+      return unreachable(message, "raft message type");
+  }
+}
+
+export function raftFromWire(message: RaftWireMessage): RaftMessage {
+  const base = { from: message.body.from, to: message.body.to, term: message.body.term };
+  switch (message.type) {
+    case "RequestVote": {
+      const b = message.body;
+      return { type: "RequestVote", ...base, lastLogIndex: b.lastLogIndex, lastLogTerm: b.lastLogTerm, preVote: b.preVote, transfer: b.transfer };
+    }
+    case "RequestVoteResponse":
+      return { type: "RequestVoteResponse", ...base, granted: message.body.granted, preVote: message.body.preVote };
+    case "AppendEntries": {
+      const b = message.body;
+      const entries = b.entries.map((e): LogEntry => ({ index: e.index, term: e.term, kind: kindFromWire(e.kind), data: e.data }));
+      return { type: "AppendEntries", ...base, prevLogIndex: b.prevLogIndex, prevLogTerm: b.prevLogTerm, entries, leaderCommit: b.leaderCommit, readContext: b.readContext };
+    }
+    case "AppendEntriesResponse": {
+      const b = message.body;
+      return { type: "AppendEntriesResponse", ...base, success: b.success, matchIndex: b.matchIndex, conflictIndex: b.conflictIndex, conflictTerm: b.conflictTerm, readContext: b.readContext };
+    }
+    case "InstallSnapshot": {
+      const meta = message.body.meta;
+      assert(meta !== null && meta !== undefined, "InstallSnapshot.meta present (codec.ts requires it)");
+      return { type: "InstallSnapshot", ...base, snapshot: { meta: { index: meta.index, term: meta.term, config: configFromWire(meta.config) }, data: message.body.data } };
+    }
+    case "InstallSnapshotResponse":
+      return { type: "InstallSnapshotResponse", ...base, matchIndex: message.body.matchIndex };
+    case "TimeoutNow":
+      return { type: "TimeoutNow", ...base };
+    default:
+      return unreachable(message, "raft wire message type");
+  }
+}
