@@ -2,13 +2,18 @@
  * Child process for crash.test.ts (not a test itself). Opens FileStorage in argv[2] with fsync
  * "always", loads it, then streams persist() and compact() calls forever: rounds of up to 16
  * concurrent appends (group commit), occasional truncations of a suffix with a new term, and
- * occasional compactions. Protocol on stdout, one JSON object per line:
+ * occasional compactions and snapshots "from a leader" (beyond the log with a new term, or
+ * inside it with a matching term), each with the entries that follow it. Protocol: one JSON
+ * object per line appended with writeSync to the journal file argv[4] (a pipe would queue lines
+ * in memory when full and lose them at the kill), plus one "." on stdout per line as a progress
+ * signal for the parent:
  *   {"loaded": {...}}                      after load()
  *   {"op": {...}}                          BEFORE the call is issued
  *   {"ack": id}                            AFTER its promise resolved (durable)
  * The parent SIGKILLs it at a random line and checks the directory. Entry data is a pure
  * function of (index, term), so the parent can check every byte.
  */
+import { openSync, writeSync } from "node:fs";
 import { openFileStorage } from "../../src/storage/file-storage";
 import type { LogEntry } from "../../src/raft/types";
 import { SeededRng } from "../../src/util/rng";
@@ -25,15 +30,25 @@ export interface CrashOp {
   append?: { from: number; to: number; term: number };
   hardState?: { term: number; votedFor: string | null; commitIndex: number };
   compact?: { index: number; term: number };
+  /** A leader's snapshot, persisted together with `append` (entries after it) and hardState. */
+  install?: { index: number; term: number };
 }
 
+function snapshotOf(index: number, term: number) {
+  return { meta: { index, term, config: { voters: ["a"], learners: [] } }, data: entryData(index, 0) };
+}
+
+let journal = -1;
+
 function line(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+  writeSync(journal, `${JSON.stringify(value)}\n`);
+  process.stdout.write(".");
 }
 
 async function main(): Promise<void> {
   const dir = process.argv[2]!;
   const rng = new SeededRng(Number(process.argv[3]));
+  journal = openSync(process.argv[4]!, "a");
   const silent = { info() {}, warn() {}, error() {} };
   const storage = await openFileStorage(dir, { fsync: "always", logger: silent, segmentBytes: 8192, snapshotsKept: 1 });
   const state = await storage.load();
@@ -53,8 +68,8 @@ async function main(): Promise<void> {
       for (let i = op.append.from; i <= op.append.to; i++) entries.push({ index: i, term: op.append.term, kind: "normal", data: entryData(i, op.append.term) });
     }
     const done = op.compact
-      ? storage.compact({ meta: { index: op.compact.index, term: op.compact.term, config: { voters: ["a"], learners: [] } }, data: entryData(op.compact.index, 0) })
-      : storage.persist(op.hardState ?? null, entries, null);
+      ? storage.compact(snapshotOf(op.compact.index, op.compact.term))
+      : storage.persist(op.hardState ?? null, entries, op.install ? snapshotOf(op.install.index, op.install.term) : null);
     return done.then(() => line({ ack: op.id }));
   };
   for (let round = 0; round < 100_000; round++) {
@@ -67,7 +82,24 @@ async function main(): Promise<void> {
       await issue({ id: id++, append: { from, to, term }, hardState: { term, votedFor, commitIndex: compacted } });
       for (let i = from; i <= to; i++) terms[i] = term;
       lastIndex = to;
-    } else if (dice < 14 && lastIndex > compacted + 3) {
+    } else if (dice < 14) {
+      const beyond = rng.chance(0.5) || lastIndex <= compacted;
+      if (beyond) term += 1;
+      const index = beyond ? lastIndex + 1 + rng.nextInt(20) : compacted + 1 + rng.nextInt(lastIndex - compacted);
+      const installTerm = beyond ? term : terms[index]!;
+      const to = index + rng.nextInt(5);
+      if (beyond) votedFor = null;
+      await issue({ id: id++, install: { index, term: installTerm }, append: { from: index + 1, to, term }, hardState: { term, votedFor, commitIndex: index } });
+      // §7: beyond the log, or a mismatch, discards it; a matching entry keeps the suffix, which
+      // the entries that follow then overwrite like any append.
+      if (beyond) terms.length = 0;
+      if (beyond || to > index) {
+        terms.length = Math.min(terms.length, index + 1);
+        for (let i = index + 1; i <= to; i++) terms[i] = term;
+        lastIndex = to;
+      }
+      compacted = index;
+    } else if (dice < 20 && lastIndex > compacted + 3) {
       const index = compacted + 1 + rng.nextInt(lastIndex - compacted - 2);
       await issue({ id: id++, compact: { index, term: terms[index]! } });
       compacted = index;
@@ -89,7 +121,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module && process.argv[2] === undefined) {
-  process.stdout.write("usage: crash-writer.ts DIR SEED (spawned by crash.test.ts)\n");
+  process.stdout.write("usage: crash-writer.ts DIR SEED JOURNAL (spawned by crash.test.ts)\n");
 } else if (require.main === module) {
   main().catch((error: unknown) => {
     process.stderr.write(`crash-writer failed: ${String((error as Error).stack ?? error)}\n`);

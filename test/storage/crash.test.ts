@@ -1,12 +1,12 @@
 // Crash at random points: a child process (crash-writer.ts) streams persist/compact calls and
-// reports each acknowledged one; we SIGKILL it at a seeded random output line, reload the
+// journals each call before issuing it and each acknowledgement after it; we SIGKILL it at a seeded random output line, reload the
 // directory and check that every acknowledged write is there, once and in order, that the only
 // extra writes are a prefix of the unacknowledged ones, and that the hard state never went
 // backwards. Two kill/reload cycles per directory, so recovery output is recovered again.
 import t from "tap";
 import { spawn } from "node:child_process";
 import * as path from "node:path";
-import { createInterface } from "node:readline";
+import { readFile, writeFile } from "node:fs/promises";
 import { openFileStorage } from "../../src/storage/file-storage";
 import type { PersistentState } from "../../src/raft/types";
 import { SeededRng } from "../../src/util/rng";
@@ -26,19 +26,33 @@ interface Model {
   hardStateTerm: number;
 }
 
+/** The model after `op` with its first `entriesApplied` entries (a torn flush keeps a prefix). */
 function apply(model: Model, op: CrashOp, entriesApplied: number): Model {
   const next: Model = { ...model, terms: model.terms.slice() };
+  if (op.install !== undefined) {
+    // §7: a matching entry at the snapshot's index keeps the suffix, anything else discards the log.
+    if (next.terms[op.install.index] !== op.install.term || op.install.index > next.last) {
+      next.terms = [];
+      next.last = op.install.index;
+    }
+    next.last = Math.max(next.last, op.install.index);
+    next.snapshotIndex = op.install.index;
+  }
   if (op.append !== undefined && entriesApplied > 0) {
     const to = op.append.from + entriesApplied - 1;
-    next.terms.length = op.append.from;
+    next.terms.length = Math.min(next.terms.length, op.append.from);
     for (let i = op.append.from; i <= to; i++) next.terms[i] = op.append.term;
     next.last = to;
   }
-  if (op.hardState !== undefined && (op.append === undefined || entriesApplied === op.append.to - op.append.from + 1)) {
+  if (op.hardState !== undefined && entriesApplied === entryCount(op)) {
     next.hardStateTerm = Math.max(next.hardStateTerm, op.hardState.term);
   }
   if (op.compact !== undefined) next.snapshotIndex = Math.max(next.snapshotIndex, op.compact.index);
   return next;
+}
+
+function entryCount(op: CrashOp): number {
+  return op.append ? Math.max(0, op.append.to - op.append.from + 1) : 0;
 }
 
 function fromState(state: PersistentState): Model {
@@ -55,8 +69,9 @@ function matches(state: PersistentState, acked: Model, pending: CrashOp[]): bool
   const candidates: Model[] = [acked];
   let model = acked;
   for (const op of pending) {
-    const count = op.append ? op.append.to - op.append.from + 1 : 1;
-    for (let applied = 1; applied <= count; applied++) candidates.push(apply(model, op, applied));
+    const count = entryCount(op);
+    // 0 entries: an install whose flush tore after the marker, or a compaction or hard state.
+    for (let applied = 0; applied <= count; applied++) candidates.push(apply(model, op, applied));
     model = apply(model, op, count);
   }
   return candidates.some((c) => {
@@ -92,14 +107,36 @@ interface ChildRun {
   pending: CrashOp[];
 }
 
-/** Runs the writer until the `killAt`-th output line, then SIGKILLs it. */
-function runChild(dir: string, seed: number, killAt: number): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", WRITER, dir, String(seed)], { stdio: ["ignore", "pipe", "pipe"] });
-    const ops = new Map<number, CrashOp>();
-    const order: number[] = [];
-    const acked = new Set<number>();
-    let lines = 0;
+/** Reads the child's journal: every op it issued and every ack it got, in order. */
+async function readJournal(file: string): Promise<ChildRun> {
+  const ops = new Map<number, CrashOp>();
+  const order: number[] = [];
+  const acked = new Set<number>();
+  for (const text of (await readFile(file, "utf8")).split("\n")) {
+    let message: { op?: CrashOp; ack?: number };
+    try {
+      message = JSON.parse(text) as { op?: CrashOp; ack?: number };
+    } catch {
+      continue; // the empty string after the last newline: writeSync wrote whole lines
+    }
+    if (message.op) {
+      ops.set(message.op.id, message.op);
+      order.push(message.op.id);
+    }
+    if (message.ack !== undefined) acked.add(message.ack);
+  }
+  // Acks arrive in call order (persist resolves in order), so acked ops form a prefix.
+  const firstPending = order.findIndex((id) => !acked.has(id));
+  const cut = firstPending < 0 ? order.length : firstPending;
+  return { acked: order.slice(0, cut).map((id) => ops.get(id)!), pending: order.slice(cut).map((id) => ops.get(id)!) };
+}
+
+/** Runs the writer until its `killAt`-th journal line, then SIGKILLs it. */
+async function runChild(dir: string, journal: string, seed: number, killAt: number): Promise<ChildRun> {
+  await writeFile(journal, "");
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", WRITER, dir, String(seed), journal], { stdio: ["ignore", "pipe", "pipe"] });
+    let progress = 0;
     let stderr = "";
     let killed = false;
     const timer = setTimeout(() => {
@@ -107,23 +144,9 @@ function runChild(dir: string, seed: number, killAt: number): Promise<ChildRun> 
       reject(new Error(`crash-writer did not reach line ${killAt} in ${CHILD_TIMEOUT_MS} ms: ${stderr}`));
     }, CHILD_TIMEOUT_MS);
     child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    createInterface({ input: child.stdout }).on("line", (text) => {
-      // Lines keep coming after we decide to kill: the child runs on until the signal lands, and
-      // every op it wrote before dying may have reached the disk. Only a line cut in half by the
-      // kill is unparsable, and its op was never issued (the line is written before the call).
-      let message: { op?: CrashOp; ack?: number };
-      try {
-        message = JSON.parse(text) as { op?: CrashOp; ack?: number };
-      } catch {
-        return; // a torn last line: see above
-      }
-      if (message.op) {
-        ops.set(message.op.id, message.op);
-        order.push(message.op.id);
-      }
-      if (message.ack !== undefined) acked.add(message.ack);
-      lines += 1;
-      if (lines >= killAt && !killed) {
+    child.stdout.on("data", (chunk: Buffer) => {
+      progress += chunk.length;
+      if (progress >= killAt && !killed) {
         killed = true;
         child.kill("SIGKILL");
       }
@@ -131,25 +154,24 @@ function runChild(dir: string, seed: number, killAt: number): Promise<ChildRun> 
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       if (signal !== "SIGKILL") return reject(new Error(`crash-writer exited ${code} ${signal}: ${stderr}`));
-      // Acks arrive in call order (persist resolves in order), so acked ops form a prefix.
-      const firstPending = order.findIndex((id) => !acked.has(id));
-      const cut = firstPending < 0 ? order.length : firstPending;
-      resolve({ acked: order.slice(0, cut).map((id) => ops.get(id)!), pending: order.slice(cut).map((id) => ops.get(id)!) });
+      resolve();
     });
   });
+  return readJournal(journal);
 }
 
 t.test("every acknowledged write survives SIGKILL at random points", async (t) => {
   const rng = new SeededRng(20261122);
+  const journals = await tempDir(t);
   for (let d = 0; d < DIRS; d++) {
     const dir = await tempDir(t);
     let model: Model = { snapshotIndex: 0, terms: [], last: 0, hardStateTerm: 0 };
     for (let k = 0; k < KILLS_PER_DIR; k++) {
       const seed = rng.nextU32();
       const killAt = 2 + rng.nextInt(400);
-      const run = await runChild(dir, seed, killAt);
+      const run = await runChild(dir, path.join(journals, `journal-${d}-${k}`), seed, killAt);
       let acked = model;
-      for (const op of run.acked) acked = apply(acked, op, op.append ? op.append.to - op.append.from + 1 : 1);
+      for (const op of run.acked) acked = apply(acked, op, entryCount(op));
       const storage = await openFileStorage(dir, { fsync: "always", logger: { info() {}, warn() {}, error() {} }, segmentBytes: 8192, snapshotsKept: 1 });
       const state = await storage.load();
       await storage.close();
@@ -165,6 +187,10 @@ t.test("every acknowledged write survives SIGKILL at random points", async (t) =
         if (Buffer.compare(Buffer.from(e.data), Buffer.from(entryData(e.index, e.term))) !== 0) ordered = false;
       }
       t.ok(ordered, `entries contiguous, each once, data intact (${where})`);
+      if (state.snapshot !== null) {
+        const expected = entryData(state.snapshot.meta.index, 0);
+        t.ok(Buffer.from(state.snapshot.data).equals(Buffer.from(expected)), `snapshot data intact (${where})`);
+      }
       model = fromState(state);
     }
   }
