@@ -193,3 +193,42 @@ t.test("leftover temp files are deleted on open", async (t) => {
   t.equal(b.state.snapshot, null);
   t.notOk((await readdir(dir)).some((n) => n.endsWith(".tmp")));
 });
+
+t.test("a segment whose first hard state was torn off keeps its predecessor through compaction", async (t) => {
+  const dir = await tempDir(t);
+  const options = { segmentBytes: 1500, snapshotsKept: 1 };
+  const a = await load(t, dir, options);
+  await a.storage.persist({ term: 7, votedFor: "x:1", commitIndex: 0 }, entries(1, 40, 7, 50), null);
+  await a.storage.persist(null, entries(41, 41, 7, 50), null); // rotates: SegmentStart + HardState + entry 41
+  await a.storage.close();
+  const files = await segments(dir);
+  t.equal(files.length, 2);
+  const frames = await framesOf(files[1]!);
+  t.same(frames.map((f) => f.type), [RecordType.SegmentStart, RecordType.HardState, RecordType.Entry]);
+  await truncate(files[1]!, frames[0]!.end + 5); // the power cut took the rest of that flush
+  const b = await load(t, dir, options);
+  t.same(b.state.hardState, { term: 7, votedFor: "x:1", commitIndex: 0 });
+  t.equal(b.state.entries.length, 40);
+  await b.storage.compact(snapshotAt(40, 7));
+  t.equal((await segments(dir)).length, 2, "the only durable hard state lives in the older segment: kept");
+  await b.storage.close();
+  const c = await load(t, dir, options);
+  t.same(c.state.hardState, { term: 7, votedFor: "x:1", commitIndex: 40 }, "vote survived");
+  await c.storage.persist({ term: 8, votedFor: null, commitIndex: 40 }, [], null);
+  await c.storage.compact(snapshotAt(40, 7)); // no-op: already at 40
+  await c.storage.persist(null, entries(41, 41, 8), null);
+  await c.storage.compact(snapshotAt(41, 8));
+  t.equal((await segments(dir)).length, 1, "once the newer segment holds a hard state the older one goes");
+});
+
+t.test("after a write error every call fails with STORAGE_IO", async (t) => {
+  const dir = await tempDir(t);
+  const a = await load(t, dir);
+  await a.storage.persist(null, entries(1, 3, 1), null);
+  // Pull the file handle out from under the writer: the next write fails with EBADF.
+  const internals = a.storage as unknown as { writer: { state: { handle: { close(): Promise<void> } } } };
+  await internals.writer.state.handle.close();
+  await t.rejects(a.storage.persist(null, entries(4, 4, 1), null), { code: "STORAGE_IO" });
+  await t.rejects(a.storage.persist(null, entries(4, 4, 1), null), { code: "STORAGE_IO" }, "no retry after a failed write");
+  t.ok(a.logger.at("error").some((l) => l.message === "wal write failed"));
+});
