@@ -2,8 +2,9 @@
  * A fault-injecting TCP proxy for tests, listening on 127.0.0.1 (port 0) and forwarding to one
  * target. Fault model, per direction of each proxied connection, driven by one seeded Rng:
  * - delay: every chunk waits delayMs + uniform[0, jitterMs), and chunks keep their order;
- * - corruption: a chunk ("segment") is hit with probability corruptRate and 1..3 of its bits flip,
- *   below TCP's checksum as a faulty NIC, middlebox or memory would;
+ * - corruption: data is cut into segments of at most segmentBytesMax (an Ethernet MSS by default);
+ *   a segment is hit with probability corruptRate and 1..3 of its bits flip, below TCP's checksum
+ *   as a faulty NIC, middlebox or memory would;
  * - stall: stall() stops reading from both ends (the kernel buffers fill and senders see
  *   backpressure), resume() restarts;
  * - partition: partition() holds every chunk in flight, heal() releases them in order;
@@ -18,6 +19,7 @@ export interface FaultConfig {
   delayMs: number;
   jitterMs: number;
   corruptRate: number;
+  segmentBytesMax: number;
   heldBytesMax: number;
 }
 
@@ -49,7 +51,7 @@ export class FaultProxy {
   port = 0;
 
   constructor(private readonly targetPort: number, seed: number, config: Partial<FaultConfig> = {}) {
-    this.config = { delayMs: 0, jitterMs: 0, corruptRate: 0, heldBytesMax: 8 * 1024 * 1024, ...config };
+    this.config = { delayMs: 0, jitterMs: 0, corruptRate: 0, segmentBytesMax: 1460, heldBytesMax: 8 * 1024 * 1024, ...config };
     this.rng = new SeededRng(seed);
     this.server = net.createServer((client) => this.onConnection(client));
   }
@@ -120,22 +122,27 @@ export class FaultProxy {
       this.pipes.delete(pipe);
     });
     source.on("data", (data: Buffer) => {
-      const chunk = Buffer.from(data);
-      this.stats.chunks++;
-      this.stats.bytes += chunk.length;
-      if (this.config.corruptRate > 0 && this.rng.chance(this.config.corruptRate)) {
-        this.stats.chunksCorrupted++;
-        const flips = 1 + this.rng.nextInt(3);
-        for (let i = 0; i < flips; i++) chunk[this.rng.nextInt(chunk.length)] ^= 1 << this.rng.nextInt(8);
+      for (let offset = 0; offset < data.length; offset += this.config.segmentBytesMax) {
+        this.forward(pipe, Buffer.from(data.subarray(offset, offset + this.config.segmentBytesMax)));
       }
-      const delayMs = this.config.delayMs + (this.config.jitterMs > 0 ? this.rng.nextInt(this.config.jitterMs) : 0);
-      const dueAtMs = Math.max(pipe.lastDueAtMs, Date.now() + delayMs);
-      pipe.lastDueAtMs = dueAtMs;
-      pipe.queue.push({ chunk, dueAtMs });
-      pipe.heldBytes += chunk.length;
-      if (pipe.heldBytes > this.config.heldBytesMax) source.pause();
-      this.schedule(pipe);
     });
+  }
+
+  private forward(pipe: Pipe, chunk: Buffer): void {
+    this.stats.chunks++;
+    this.stats.bytes += chunk.length;
+    if (this.config.corruptRate > 0 && this.rng.chance(this.config.corruptRate)) {
+      this.stats.chunksCorrupted++;
+      const flips = 1 + this.rng.nextInt(3);
+      for (let i = 0; i < flips; i++) chunk[this.rng.nextInt(chunk.length)] ^= 1 << this.rng.nextInt(8);
+    }
+    const delayMs = this.config.delayMs + (this.config.jitterMs > 0 ? this.rng.nextInt(this.config.jitterMs) : 0);
+    const dueAtMs = Math.max(pipe.lastDueAtMs, Date.now() + delayMs);
+    pipe.lastDueAtMs = dueAtMs;
+    pipe.queue.push({ chunk, dueAtMs });
+    pipe.heldBytes += chunk.length;
+    if (pipe.heldBytes > this.config.heldBytesMax) pipe.source.pause();
+    this.schedule(pipe);
   }
 
   private schedule(pipe: Pipe): void {
