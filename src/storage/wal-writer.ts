@@ -147,6 +147,10 @@ export class WalWriter {
       } catch (error) {
         this.fail(error, batches);
       }
+      // Let the callers just resolved run first (one macrotask): their next persist() joins the
+      // next flush instead of starting a flush of one while everyone else waits a whole fsync.
+      // Without this, C concurrent callers settle into flushes of 1 and C - 1 (C/2 per fsync).
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     this.flushing = false;
     for (const wake of this.idle.splice(0)) wake();
