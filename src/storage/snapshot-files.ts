@@ -1,7 +1,7 @@
 /**
  * Snapshot files on disk (fs shell around snapshot-format.ts).
  *
- * Every snapshot is written to "<final name>.tmp", fsynced, renamed to its final name, and the
+ * Every snapshot is written to "<final name>.<pid>-<n>.tmp", fsynced, renamed to its final name, and the
  * directory fsynced: a crash leaves either no file or a complete one (a leftover .tmp is deleted
  * on open). Reads check the header checksum and the data checksum.
  *
@@ -152,6 +152,8 @@ export class SnapshotReader {
   }
 }
 
+let temporaryCounter = 0;
+
 export class SnapshotWriter {
   private bytesDone = 0;
   private crc = 0;
@@ -160,6 +162,7 @@ export class SnapshotWriter {
   private constructor(
     private readonly options: SnapshotIoOptions,
     private readonly name: string,
+    private readonly tempPath: string,
     private readonly handle: FileHandle,
     readonly meta: SnapshotMeta,
     readonly dataBytes: number,
@@ -169,10 +172,13 @@ export class SnapshotWriter {
   static async begin(options: SnapshotIoOptions, meta: SnapshotMeta, dataBytes: number): Promise<SnapshotWriter> {
     assert(Number.isSafeInteger(dataBytes) && dataBytes >= 0, "dataBytes is a non-negative integer");
     const name = snapshotFileName(meta.index, meta.term);
-    const handle = await open(path.join(options.dir, `${name}.tmp`), "w");
+    // A unique temp name: two writers of the same snapshot never interleave in one file.
+    temporaryCounter += 1;
+    const tempPath = path.join(options.dir, `${name}.${process.pid}-${temporaryCounter}.tmp`);
+    const handle = await open(tempPath, "wx");
     const head = encodeSnapshotHead(encodeSnapshotMeta(meta), dataBytes, 0);
     await handle.write(head, 0, head.length, 0);
-    return new SnapshotWriter(options, name, handle, meta, dataBytes, head.length);
+    return new SnapshotWriter(options, name, tempPath, handle, meta, dataBytes, head.length);
   }
 
   get bytesWritten(): number {
@@ -214,7 +220,6 @@ export class SnapshotWriter {
     }
     this.state = "finished";
     const head = encodeSnapshotHead(encodeSnapshotMeta(this.meta), this.dataBytes, this.crc);
-    const temp = path.join(this.options.dir, `${this.name}.tmp`);
     try {
       await this.handle.write(head, 0, head.length, 0);
       if (this.options.fsync) {
@@ -224,7 +229,7 @@ export class SnapshotWriter {
     } finally {
       await this.handle.close();
     }
-    await rename(temp, path.join(this.options.dir, this.name));
+    await rename(this.tempPath, path.join(this.options.dir, this.name));
     if (this.options.fsync) {
       await fsyncDirectory(this.options.dir);
       this.options.stats.fsyncs += 1;
@@ -240,6 +245,6 @@ export class SnapshotWriter {
     if (this.state !== "open") return;
     this.state = "aborted";
     await this.handle.close();
-    await unlink(path.join(this.options.dir, `${this.name}.tmp`));
+    await unlink(this.tempPath);
   }
 }
