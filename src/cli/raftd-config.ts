@@ -38,7 +38,7 @@ const defaults = {
   heartbeatMs: 100,
   electionTimeoutMs: 1000,
   snapshotEntries: 100_000,
-  maxValueBytes: 1024 * 1024,
+  maxValueBytes: 64 * 1024,
 };
 
 function invalid(message: string): RaftmqError {

@@ -21,7 +21,7 @@
  * resolve once a ReadIndex round confirmed leadership and lastApplied reached the read index.
  */
 import type { RaftCore } from "../raft/core";
-import type { ConfigChangeResult } from "../raft/membership";
+import { decodeConfig, type ConfigChangeResult } from "../raft/membership";
 import type { ConfigChange, LogEntry, NodeId, ProposeResult, RaftMessage, RaftStorage, Ready } from "../raft/types";
 import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
@@ -282,9 +282,9 @@ export class RaftNode<Result> {
     this.appliedIndex = entry.index;
     this.stats.applied += 1;
     if (entry.kind === "config") {
-      const status = this.core.status();
+      const config = decodeConfig(entry.data);
       this.options.logger.info(
-        { event: "config-applied", index: entry.index, voters: status.config.voters, learners: status.config.learners },
+        { event: "config-applied", index: entry.index, voters: config.voters, learners: config.learners },
         "membership change committed",
       );
       this.emit("config-change");

@@ -1,0 +1,241 @@
+/**
+ * raftd: one node of a raftmq cluster. Puts the layers together:
+ *
+ *   flags -> data dir (identity.json + wal/) -> FileStorage.load()
+ *         -> bootstrap (no --join, empty dir) | join (--join, empty dir) | restart (state on disk)
+ *         -> QueueStateMachine (restored from the snapshot) + RaftCore + RaftNode
+ *         -> ConnectionManager listening on --listen: raft messages to RaftNode, client
+ *            requests to ClientService
+ *
+ * Exit codes: 0 after SIGINT/SIGTERM (leadership handed over first when leading, storage
+ * flushed), 1 when the node failed (storage error, bug), 2 for bad flags or a data dir that
+ * belongs to another address.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { RaftCore } from "../raft/core";
+import type { PersistentState } from "../raft/types";
+import { makeQueueLimits, QueueStateMachine, type ApplyResult } from "../queue";
+import { openFileStorage, type FileStorage } from "../storage/file-storage";
+import { RaftmqError, isRaftmqError } from "../util/errors";
+import { SeededRng } from "../util/rng";
+import { osSeed } from "./os-seed";
+import { ConnectionManager, type InboundMessage } from "../wire";
+import { raftFromWire, raftToWire, isRaftWireMessage } from "../wire/raft-convert";
+import { ClusterClient } from "../client/cluster-client";
+import { ClientService } from "../node/client-service";
+import { readIdentity, writeIdentity, type NodeIdentity } from "../node/node-identity";
+import { NodeLogger } from "../node/node-logger";
+import { RaftNode } from "../node/raft-node";
+import { electionTicksOf, parseRaftdArgs, raftdUsage, type RaftdConfig } from "./raftd-config";
+import { createLogger } from "./logger";
+import type bunyan from "bunyan";
+
+const joinTimeoutMs = 60_000;
+const stopTransferWaitMs = 3_000;
+
+export async function main(argv: string[]): Promise<void> {
+  let config: RaftdConfig;
+  try {
+    config = parseRaftdArgs(argv);
+  } catch (error) {
+    if (!isRaftmqError(error)) throw error;
+    process.stderr.write(`raftd: ${error.code}: ${error.message}\n${raftdUsage}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const rootLogger = createLogger({ name: "raftd", level: config.logLevel });
+  try {
+    await run(config, rootLogger);
+  } catch (error) {
+    if (!isRaftmqError(error)) throw error;
+    rootLogger.fatal({ err: error, code: error.code, event: "start-failed" }, error.message);
+    process.stderr.write(`raftd: ${error.code}: ${error.message}\n`);
+    process.exitCode = error.code === "CONFIG_INVALID" ? 2 : 1;
+  }
+}
+
+/** With --listen port 0 and no --advertise, the address we get becomes our identity. */
+async function resolveAdvertise(config: RaftdConfig): Promise<string> {
+  if (config.advertise !== null) return config.advertise;
+  const port = await new Promise<number>((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, config.listen.host, () => {
+      const address = server.address() as net.AddressInfo;
+      server.close(() => resolve(address.port));
+    });
+  });
+  config.listen = { host: config.listen.host, port };
+  return `${config.listen.host}:${port}`;
+}
+
+function hasState(state: PersistentState): boolean {
+  return state.hardState.term > 0 || state.entries.length > 0 || state.snapshot !== null;
+}
+
+async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
+  const id = await resolveAdvertise(config);
+  const logger = new NodeLogger(rootLogger, id);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const storage = await openFileStorage(path.join(config.dataDir, "wal"), {
+    fsync: config.fsync,
+    logger: logger.child({ component: "storage" }),
+  });
+  const state = await storage.load();
+  const { identity, initial } = await establishIdentity(config, id, state, storage, logger);
+
+  const stateMachine = new QueueStateMachine(makeQueueLimits({ valueBytesMax: config.maxValueBytes }));
+  if (initial.snapshot !== null) stateMachine.restore(initial.snapshot.data);
+  const rng = new SeededRng(osSeed());
+  const core = new RaftCore({ id, electionTicks: electionTicksOf(config), heartbeatTicks: 1 }, initial, rng.fork(), logger);
+  const manager = new ConnectionManager(
+    {
+      clusterId: identity.clusterId,
+      nodeId: id,
+      role: "peer",
+      listen: config.listen,
+      rng: rng.fork(),
+      logger: logger.child({ component: "wire" }),
+    },
+    (inbound) => onInbound(inbound),
+  );
+  const node: RaftNode<ApplyResult> = new RaftNode<ApplyResult>({
+    core,
+    storage,
+    stateMachine,
+    transport: { send: (message) => void manager.send(message.to, raftToWire(message)) },
+    logger,
+    timers: { setInterval: (callback, ms) => setInterval(callback, ms), clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout) },
+    tickMs: config.heartbeatMs,
+    snapshotEntries: config.snapshotEntries,
+    waitersMax: 65_536,
+  });
+  const service = new ClientService({ node, core, stateMachine, clusterId: identity.clusterId, logger, nowMs: () => Date.now() });
+
+  function onInbound(inbound: InboundMessage): void {
+    if (inbound.role === "peer" && isRaftWireMessage(inbound.message)) {
+      node.receive(raftFromWire(inbound.message));
+      return;
+    }
+    service.handle(inbound);
+  }
+
+  const bound = await manager.listen();
+  logger.info(
+    { event: "listening", address: id, listen: `${bound.host}:${bound.port}`, clusterId: identity.clusterId, dataDir: config.dataDir, fsync: config.fsync },
+    "listening",
+  );
+  node.start();
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ event: "stopping", signal }, "stopping");
+    await handOver(node, core, logger);
+    await node.stop();
+    await manager.close();
+    await storage.close();
+    logger.info({ event: "stopped" }, "stopped");
+  };
+  process.on("SIGINT", () => void stop("SIGINT").then(() => process.exit(0)));
+  process.on("SIGTERM", () => void stop("SIGTERM").then(() => process.exit(0)));
+  node.on("stopped", () => {
+    if (node.failed === null || stopping) return;
+    stopping = true;
+    void manager.close().then(() => process.exit(1));
+  });
+}
+
+/** Reads, creates (bootstrap or join) or checks the data dir's identity. */
+async function establishIdentity(
+  config: RaftdConfig,
+  id: string,
+  state: PersistentState,
+  storage: FileStorage,
+  logger: NodeLogger,
+): Promise<{ identity: NodeIdentity; initial: PersistentState }> {
+  const existing = await readIdentity(config.dataDir);
+  if (existing !== null) {
+    if (existing.nodeId !== id) {
+      throw new RaftmqError("CONFIG_INVALID", `data dir ${config.dataDir} belongs to node ${existing.nodeId}, not ${id}`);
+    }
+    logger.info({ event: "restart", clusterId: existing.clusterId, term: state.hardState.term, lastIndex: lastIndexOf(state) }, "restarting with persisted state");
+    return { identity: existing, initial: state };
+  }
+  if (hasState(state)) throw new RaftmqError("STORAGE_CORRUPT", `data dir ${config.dataDir} has a log but no identity.json`);
+  if (config.join === null) {
+    const identity = { clusterId: crypto.randomBytes(8).toString("hex"), nodeId: id };
+    await writeIdentity(config.dataDir, identity);
+    const initial = RaftCore.bootstrap([id]);
+    await storage.persist(initial.hardState, initial.entries, null);
+    logger.info({ event: "bootstrap", clusterId: identity.clusterId }, "bootstrapped a new cluster");
+    return { identity, initial };
+  }
+  return { identity: await join(config, id, logger), initial: state };
+}
+
+async function join(config: RaftdConfig, id: string, logger: NodeLogger): Promise<NodeIdentity> {
+  const join = config.join as string;
+  logger.info({ event: "joining", contact: join }, "asking to join the cluster");
+  const client = new ClusterClient({
+    cluster: [join],
+    timeoutMs: joinTimeoutMs,
+    rng: new SeededRng(osSeed()),
+    clientId: `join-${id}`,
+    onRetry: (event) => logger.info({ event: "join-retry", target: event.target, code: event.code }, "join: retrying"),
+  });
+  try {
+    const reply = await client.call({ type: "JoinRequest", body: { nodeId: id, fresh: true } });
+    if (reply.type !== "JoinReply") throw new RaftmqError("WIRE_DECODE", `unexpected reply ${reply.type} to a join`);
+    const identity = { clusterId: reply.body.clusterId, nodeId: id };
+    await writeIdentity(config.dataDir, identity);
+    logger.info({ event: "joined", clusterId: identity.clusterId, leader: reply.body.leader, index: reply.body.index }, "joined the cluster as a learner");
+    return identity;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Thesis §3.10: a leader that is asked to stop hands leadership to the most caught-up voter. */
+async function handOver(node: RaftNode<ApplyResult>, core: RaftCore, logger: NodeLogger): Promise<void> {
+  const status = core.status();
+  if (status.role !== "leader") return;
+  let best: string | null = null;
+  let bestMatch = -1;
+  for (const voter of status.config.voters) {
+    if (voter === status.id) continue;
+    const progress = status.progress[voter];
+    if (progress !== undefined && progress.recentActive && progress.matchIndex > bestMatch) {
+      best = voter;
+      bestMatch = progress.matchIndex;
+    }
+  }
+  if (best === null) return;
+  logger.info({ event: "transfer-on-stop", peer: best }, "handing leadership over before stopping");
+  try {
+    node.transferLeadership(best);
+  } catch (error) {
+    if (!isRaftmqError(error)) throw error;
+    logger.warn({ event: "transfer-on-stop", code: error.code }, "could not hand leadership over");
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, stopTransferWaitMs);
+    node.on("role-change", () => {
+      if (core.status().role !== "leader") {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+function lastIndexOf(state: PersistentState): number {
+  const last = state.entries[state.entries.length - 1];
+  if (last !== undefined) return last.index;
+  return state.snapshot?.meta.index ?? 0;
+}

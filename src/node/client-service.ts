@@ -1,0 +1,302 @@
+/**
+ * ClientService: answers client requests (raftctl, the bench, joining nodes) on a raftd.
+ *
+ * Served only by the leader (issue 5): any other node answers ErrorReply RAFT_NOT_LEADER with
+ * the leader's address when it knows it, and never forwards. Queue commands are proposed to raft
+ * and answered after they are applied, i.e. after a majority acknowledged them; peek and length
+ * are linearizable reads through ReadIndex. Every request is validated before it touches raft:
+ * bad input is answered with BAD_REQUEST / VALUE_TOO_LARGE and the node keeps serving.
+ */
+import type { RaftCore } from "../raft/core";
+import { decodeConfig } from "../raft/membership";
+import type { ConfigChange, LogEntry, NodeId } from "../raft/types";
+import {
+  describeCommand,
+  encodeCommand,
+  validateProposal,
+  validateQueueName,
+  type ApplyResult,
+  type QueueCommand,
+  type QueueStateMachine,
+} from "../queue";
+import { RaftmqError, isRaftmqError } from "../util/errors";
+import type { InboundMessage, WireMessage } from "../wire";
+import type { ExecuteRequest, JoinRequest, LogEntryView, LogRequest, MemberStatus } from "../wire/schema.generated";
+import type { NodeLogger } from "./node-logger";
+import type { RaftNode } from "./raft-node";
+
+export const logPageEntriesMax = 10_000;
+
+export interface ClientServiceOptions {
+  node: RaftNode<ApplyResult>;
+  core: RaftCore;
+  stateMachine: QueueStateMachine;
+  clusterId: string;
+  logger: NodeLogger;
+  /** The wall clock the leader stamps into commands (src/queue never reads a clock). */
+  nowMs: () => number;
+}
+
+const opNames = ["", "enqueue", "dequeue", "peek", "length"] as const;
+
+export class ClientService {
+  private readonly options: ClientServiceOptions;
+  readonly stats = { requests: 0, redirects: 0, errors: 0 };
+
+  constructor(options: ClientServiceOptions) {
+    this.options = options;
+  }
+
+  /** Handles one inbound request; always replies exactly once (or the connection is gone). */
+  handle(inbound: InboundMessage): void {
+    const reply = inbound.reply;
+    if (reply === null) return; // one-way client frames carry nothing we act on
+    this.stats.requests += 1;
+    this.dispatch(inbound.message, inbound.from).then(
+      (answer) => {
+        reply(answer);
+      },
+      (error: unknown) => {
+        if (!isRaftmqError(error)) throw error; // a bug: let it crash the process
+        this.stats.errors += 1;
+        if (error.code === "RAFT_NOT_LEADER") this.stats.redirects += 1;
+        this.options.logger.debug({ event: "client-error", code: error.code, client: inbound.from }, "request refused");
+        reply(this.errorReply(error));
+      },
+    );
+  }
+
+  private async dispatch(message: WireMessage, from: string): Promise<WireMessage> {
+    switch (message.type) {
+      case "ExecuteRequest":
+        return this.execute(message.body, from);
+      case "LogRequest":
+        this.requireLeader();
+        return this.log(message.body);
+      case "StatusRequest":
+        this.requireLeader();
+        return { type: "StatusReply", body: this.statusBody() };
+      case "ConfigChangeRequest":
+        return this.configChange(message.body.type, message.body.node);
+      case "TransferLeaderRequest":
+        return this.transfer(message.body.target);
+      case "JoinRequest":
+        return this.join(message.body);
+      default:
+        throw new RaftmqError("BAD_REQUEST", `a node does not serve ${message.type} to clients`);
+    }
+  }
+
+  private requireLeader(): void {
+    const status = this.options.core.status();
+    if (status.role === "leader") return;
+    throw new RaftmqError("RAFT_NOT_LEADER", status.leader === null ? "not the leader; leader unknown" : `not the leader; try ${status.leader}`, {
+      details: { leader: status.leader },
+    });
+  }
+
+  // ---------------------------------------------------------------- queue commands
+
+  private async execute(request: ExecuteRequest, from: string): Promise<WireMessage> {
+    const op = opNames[request.op];
+    if (op === undefined || op === "") throw new RaftmqError("BAD_REQUEST", `unknown queue operation ${request.op}`);
+    this.requireLeader();
+    const machine = this.options.stateMachine;
+    if (op === "peek" || op === "length") {
+      const queueError = validateQueueName(request.queue);
+      if (queueError !== null) throw queueError;
+      await this.options.node.readBarrier();
+      if (op === "length") return { type: "ExecuteReply", body: emptyExecuteReply({ op: request.op, length: machine.length(request.queue) }) };
+      const peeked = machine.peek(request.queue);
+      if (!peeked.ok) throw new RaftmqError("EMPTY", `queue ${JSON.stringify(request.queue)} is empty`);
+      return { type: "ExecuteReply", body: emptyExecuteReply({ op: request.op, value: peeked.value }) };
+    }
+    const command: QueueCommand =
+      op === "enqueue"
+        ? { op, queue: request.queue, value: request.value, clientId: request.clientId, seq: request.seq, proposedAtMs: this.options.nowMs() }
+        : { op, queue: request.queue, clientId: request.clientId, seq: request.seq, proposedAtMs: this.options.nowMs() };
+    const invalid = validateProposal(command, machine.limits);
+    if (invalid !== null) throw invalid;
+    this.options.logger.debug({ event: "client-request", op, client: from, seq: request.seq }, "client request");
+    const { index, result } = await this.options.node.propose(encodeCommand(command));
+    if (result === null) throw new RaftmqError("BAD_REQUEST", "command was not applied as a queue command");
+    if (!result.ok) throw new RaftmqError(result.error, applyErrorMessage(result.error, request.queue));
+    if (result.op === "enqueue") return { type: "ExecuteReply", body: emptyExecuteReply({ op: request.op, index: result.index, entryIndex: index }) };
+    return { type: "ExecuteReply", body: emptyExecuteReply({ op: request.op, index: result.index, value: result.value, entryIndex: index }) };
+  }
+
+  // ---------------------------------------------------------------- log and status
+
+  private log(request: LogRequest): WireMessage {
+    const log = this.options.core.log;
+    const limit = request.limit === 0 ? logPageEntriesMax : Math.min(request.limit, logPageEntriesMax);
+    const from = Math.max(request.fromIndex, log.firstIndex());
+    const entries = from > log.lastIndex() ? [] : log.slice(from, limit, 64 * 1024 * 1024);
+    return {
+      type: "LogReply",
+      body: {
+        leader: this.options.core.id,
+        entries: entries.map(viewOf),
+        firstIndex: log.firstIndex(),
+        lastIndex: log.lastIndex(),
+        commitIndex: log.commitIndex,
+      },
+    };
+  }
+
+  statusBody(): {
+    nodeId: string;
+    role: string;
+    term: number;
+    leader: string;
+    commitIndex: number;
+    lastApplied: number;
+    lastIndex: number;
+    snapshotIndex: number;
+    members: MemberStatus[];
+  } {
+    const status = this.options.core.status();
+    const members: MemberStatus[] = [];
+    const all = [...status.config.voters.map((id) => ({ id, voter: true })), ...status.config.learners.map((id) => ({ id, voter: false }))];
+    for (const { id, voter } of all) {
+      const progress = status.progress[id];
+      const self = id === status.id;
+      let role = voter ? "follower" : "learner";
+      if (id === status.leader) role = "leader";
+      if (self && status.role === "candidate") role = "candidate";
+      members.push({
+        id,
+        role,
+        voter,
+        reachable: self || progress?.recentActive === true,
+        matchIndex: self ? status.lastIndex : (progress?.matchIndex ?? 0),
+        nextIndex: progress?.nextIndex ?? 0,
+      });
+    }
+    return {
+      nodeId: status.id,
+      role: status.role,
+      term: status.term,
+      leader: status.leader ?? "",
+      commitIndex: status.commitIndex,
+      lastApplied: this.options.node.lastApplied,
+      lastIndex: status.lastIndex,
+      snapshotIndex: status.snapshotIndex,
+      members,
+    };
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  private async configChange(type: number, node: string): Promise<WireMessage> {
+    const change = configChangeOf(type, node);
+    this.requireLeader();
+    const { index } = await this.options.node.proposeConfigChange(change);
+    this.options.logger.info({ event: "membership", change: change.type, peer: node, index }, "membership change committed");
+    const config = this.options.core.status().config;
+    return { type: "ConfigChangeReply", body: { index, config } };
+  }
+
+  private async transfer(target: string): Promise<WireMessage> {
+    if (target === "") throw new RaftmqError("BAD_REQUEST", "transfer-leader needs a target HOST:PORT");
+    this.requireLeader();
+    this.options.node.transferLeadership(target);
+    const status = this.options.core.status();
+    return { type: "TransferLeaderReply", body: { leader: status.leader ?? "", term: status.term } };
+  }
+
+  /**
+   * A node asks to be added. Fresh (empty data dir) under an address that is still a member:
+   * the old member is removed first, and only once that removal committed is the address added
+   * back as a learner. The old incarnation's votes then count in no configuration the new one
+   * can vote in, so a node that forgot its vote can never vote twice in a term (ARCHITECTURE.md).
+   */
+  private async join(request: JoinRequest): Promise<WireMessage> {
+    const node = request.nodeId;
+    if (!/^[^\s]+:\d{1,5}$/.test(node)) throw new RaftmqError("BAD_REQUEST", `join: bad node id ${JSON.stringify(node)}`);
+    this.requireLeader();
+    if (node === this.options.core.id) throw new RaftmqError("BAD_REQUEST", `join: ${node} is this leader's own address`);
+    const config = this.options.core.status().config;
+    const member = config.voters.includes(node) || config.learners.includes(node);
+    if (member && request.fresh) {
+      this.options.logger.info({ event: "member-replace", peer: node }, "fresh node under a member's address: replacing it");
+      await this.options.node.proposeConfigChange({ type: "remove", node });
+    }
+    let index = 0;
+    if (!member || request.fresh) {
+      index = (await this.options.node.proposeConfigChange({ type: "add-learner", node })).index;
+      this.options.logger.info({ event: "membership", change: "add-learner", peer: node, index }, "node joined as learner");
+    }
+    const status = this.options.core.status();
+    return { type: "JoinReply", body: { clusterId: this.options.clusterId, leader: status.leader ?? "", config: status.config, index } };
+  }
+
+  // ---------------------------------------------------------------- errors
+
+  errorReply(error: RaftmqError): WireMessage {
+    const leader = typeof error.details.leader === "string" ? error.details.leader : "";
+    return { type: "ErrorReply", body: { code: error.code, message: error.message, leaderId: leader, leaderAddress: leader } };
+  }
+}
+
+function emptyExecuteReply(fields: Partial<{ op: number; index: number; value: string; length: number; entryIndex: number }>): {
+  op: number;
+  index: number;
+  value: string;
+  length: number;
+  entryIndex: number;
+} {
+  return { op: 0, index: 0, value: "", length: 0, entryIndex: 0, ...fields };
+}
+
+function configChangeOf(type: number, node: string): ConfigChange {
+  if (!/^[^\s]+:\d{1,5}$/.test(node)) throw new RaftmqError("BAD_REQUEST", `expected HOST:PORT, got ${JSON.stringify(node)}`);
+  switch (type) {
+    case 1:
+      return { type: "add-learner", node: node as NodeId };
+    case 2:
+      return { type: "promote", node: node as NodeId };
+    case 3:
+      return { type: "remove", node: node as NodeId };
+    default:
+      throw new RaftmqError("BAD_REQUEST", `unknown membership change ${type}`);
+  }
+}
+
+function applyErrorMessage(code: string, queue: string): string {
+  switch (code) {
+    case "EMPTY":
+      return `queue ${JSON.stringify(queue)} is empty`;
+    case "QUEUE_FULL":
+      return "the queue is full (count or byte limit reached)";
+    case "VALUE_TOO_LARGE":
+      return "value exceeds the configured size limit";
+    case "SESSION_EXPIRED":
+      return "client session expired: start again with a new client id";
+    case "STALE_SEQUENCE":
+      return "an older sequence number than this client's last command";
+    default:
+      return `command failed: ${code}`;
+  }
+}
+
+function viewOf(entry: LogEntry): LogEntryView {
+  const view: LogEntryView = { index: entry.index, term: entry.term, kind: entry.kind, op: "", queue: "", value: "", clientId: "", seq: 0, config: null };
+  if (entry.kind === "normal") {
+    try {
+      const described = describeCommand(entry.data);
+      view.op = described.op;
+      view.queue = described.queue;
+      view.value = described.value ?? "";
+      view.clientId = described.clientId;
+      view.seq = described.seq;
+    } catch (error) {
+      if (!isRaftmqError(error)) throw error;
+      view.op = "invalid"; // applied as BAD_REQUEST by every node; shown, not hidden
+    }
+  } else if (entry.kind === "config") {
+    view.config = decodeConfig(entry.data);
+    view.op = "config";
+  }
+  return view;
+}
