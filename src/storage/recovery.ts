@@ -3,9 +3,10 @@
  *
  *   1. Delete leftover *.tmp files (snapshots whose rename never happened).
  *   2. Replay the WAL segments in order (wal-replay.ts). Segment numbers must be contiguous.
+ *      A flush is applied only once all its records are read (a persist() call is atomic).
  *      At the first invalid frame (bad length/header/checksum, or cut short by end of file):
- *        - torn tail (tail-classifier.ts decides): truncate the newest segment there, warn with
- *          file, offset and the bytes dropped;
+ *        - torn tail (tail-classifier.ts decides): truncate the newest segment at the start of
+ *          the incomplete flush, warn with file, offset and the bytes dropped;
  *        - otherwise corruption: reject STORAGE_CORRUPT naming file and offset, or with
  *          repair: true truncate there, delete every later segment and log at error level.
  *      A frame that validates but makes no sense (gap in indexes, missing SegmentStart) is
@@ -16,7 +17,7 @@
  *      rebuilt locally: wipe the node and let it rejoin from the leader's snapshot).
  *   4. commitIndex is raised to the snapshot's index (a snapshot holds only committed state).
  */
-import { open, readdir, rename, unlink } from "node:fs/promises";
+import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import type { HardState, LogEntry, PersistentState, Snapshot } from "../raft/types";
 import { RaftmqError } from "../util/errors";
@@ -70,6 +71,7 @@ interface ReplayCursor {
   nextFlushSeq: number;
 }
 
+/** Applies one frame of a complete flush to the replay (throws WalDecodeError if inconsistent). */
 function applyFrame(cursor: ReplayCursor, frame: Frame, segment: SegmentInfo, first: boolean): void {
   const payload = frame.payload;
   if (first !== (frame.header.type === RecordType.SegmentStart)) {
@@ -105,30 +107,88 @@ function applyFrame(cursor: ReplayCursor, frame: Frame, segment: SegmentInfo, fi
   cursor.nextFlushSeq = header.flushSeq + 1;
 }
 
+interface PendingFrame {
+  frame: Frame;
+  offset: number;
+}
+
+/**
+ * Collects the frames of one flush and applies them only once its last frame is read, so a flush
+ * is replayed whole or not at all: a persist() call is atomic across a crash.
+ */
+class FlushAssembler {
+  readonly pending: PendingFrame[] = [];
+  appliedFrames = 0;
+  /** Offset of the frame being applied, for error reports. */
+  offset = 0;
+
+  constructor(
+    private readonly cursor: ReplayCursor,
+    private readonly segment: SegmentInfo,
+  ) {}
+
+  /** Position of the last valid frame read (applied or pending), for classifyDamage. */
+  lastRead(): FlushPosition | null {
+    const last = this.pending[this.pending.length - 1];
+    return last === undefined ? this.cursor.before : last.frame.header;
+  }
+
+  push(frame: Frame, offset: number): void {
+    this.offset = offset;
+    const header = frame.header;
+    const previous = this.pending[this.pending.length - 1]?.frame.header;
+    if (previous === undefined && header.flushPos !== 0) {
+      throw new WalDecodeError(`flush ${header.flushSeq} begins at record ${header.flushPos}`);
+    }
+    if (previous !== undefined && (header.flushSeq !== previous.flushSeq || header.flushPos !== previous.flushPos + 1 || header.flushCount !== previous.flushCount)) {
+      throw new WalDecodeError(`record ${header.flushPos} of flush ${header.flushSeq} follows record ${previous.flushPos} of flush ${previous.flushSeq}`);
+    }
+    // The reader reuses its buffer: keep a copy of payloads that wait for the end of their flush.
+    const kept = header.flushCount === 1 ? frame : { ...frame, payload: Buffer.from(frame.payload) };
+    this.pending.push({ frame: kept, offset });
+    if (header.flushPos < header.flushCount - 1) return;
+    for (const item of this.pending) {
+      this.offset = item.offset;
+      applyFrame(this.cursor, item.frame, this.segment, this.appliedFrames === 0);
+      this.appliedFrames += 1;
+    }
+    this.pending.length = 0;
+  }
+}
+
+type Damage = { offset: number; truncateAt: number; reason: string; decodeError: boolean };
+
+/** Reads and replays one segment; returns the damage found, or its valid length. */
+async function readAndReplay(options: RecoveryOptions, handle: FileHandle, size: number, assembler: FlushAssembler): Promise<Damage | number> {
+  try {
+    const result = await readSegment(handle, size, options.limits, (frame, offset) => assembler.push(frame, offset));
+    const flushStart = assembler.pending[0]?.offset;
+    if (result.kind === "clean" && flushStart === undefined) return result.validBytes;
+    if (result.kind === "clean") {
+      return { offset: flushStart!, truncateAt: flushStart!, reason: "the last flush ends before its last record", decodeError: false };
+    }
+    return { offset: result.offset, truncateAt: flushStart ?? result.offset, reason: result.reason, decodeError: false };
+  } catch (error) {
+    if (!(error instanceof WalDecodeError)) throw error;
+    // Frames before the inconsistent one may already be applied: truncate exactly there.
+    return { offset: assembler.offset, truncateAt: assembler.offset, reason: error.message, decodeError: true };
+  }
+}
+
 /** Replays one segment; returns its valid length and whether replay must stop after it (repair). */
 async function replaySegment(options: RecoveryOptions, cursor: ReplayCursor, segment: SegmentInfo, newest: boolean): Promise<{ validBytes: number; stop: boolean }> {
   const file = path.join(options.dir, segment.name);
   const handle = await open(file, "r+");
   try {
     const { size } = await handle.stat();
-    let frameOffset = 0;
-    let first = true;
-    let damage: { offset: number; reason: string; decodeError: boolean };
-    try {
-      const result = await readSegment(handle, size, options.limits, (frame, offset) => {
-        frameOffset = offset;
-        applyFrame(cursor, frame, segment, first);
-        first = false;
-      });
-      if (result.kind === "clean") return { validBytes: result.validBytes, stop: false };
-      damage = { ...result, decodeError: false };
-    } catch (error) {
-      if (!(error instanceof WalDecodeError)) throw error;
-      damage = { offset: frameOffset, reason: error.message, decodeError: true };
-    }
+    const assembler = new FlushAssembler(cursor, segment);
+    const damage = await readAndReplay(options, handle, size, assembler);
+    if (typeof damage === "number") return { validBytes: damage, stop: false };
     const after = newest && !damage.decodeError ? await scanAfterDamage(handle, size, damage.offset, options.limits) : [];
-    const verdict = damage.decodeError ? { kind: "corrupt" as const, reason: "record is valid but inconsistent" } : classifyDamage(newest, cursor.before, after);
-    const fields = { file, offset: damage.offset, droppedBytes: size - damage.offset, reason: damage.reason };
+    const verdict = damage.decodeError
+      ? { kind: "corrupt" as const, reason: "record is valid but inconsistent" }
+      : classifyDamage(newest, assembler.lastRead(), after);
+    const fields = { file, offset: damage.offset, truncatedAt: damage.truncateAt, droppedBytes: size - damage.truncateAt, reason: damage.reason };
     if (verdict.kind === "torn") {
       options.logger.warn(fields, "wal torn tail truncated");
     } else if (!options.repair) {
@@ -136,9 +196,9 @@ async function replaySegment(options: RecoveryOptions, cursor: ReplayCursor, seg
     } else {
       options.logger.error({ ...fields, verdict: verdict.reason }, "wal corrupt: REPAIR truncating the log here, later records are lost");
     }
-    await handle.truncate(damage.offset);
+    await handle.truncate(damage.truncateAt);
     if (options.fsync) await handle.datasync();
-    return { validBytes: damage.offset, stop: verdict.kind === "corrupt" };
+    return { validBytes: damage.truncateAt, stop: verdict.kind === "corrupt" };
   } finally {
     await handle.close();
   }

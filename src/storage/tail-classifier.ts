@@ -17,7 +17,7 @@
  *   - nothing valid before O (damage at offset 0 of the only segment): torn tail iff every valid
  *     frame after O carries one flush number.
  *
- * Limitation (documented in README-storage): bit rot inside the very last flush of the newest
+ * Limitation (documented in src/storage/README.md): bit rot inside the very last flush of the newest
  * segment looks exactly like a torn write and is truncated with a warning; every earlier flush
  * is protected by the frames that follow it.
  */

@@ -69,11 +69,9 @@ t.test("torn tail: last flush cut short is truncated with a warning naming file 
   t.equal(warning?.fields["file"], file);
   const brokenFrame = frames.find((f) => f.offset <= cutAt && f.end > cutAt)!;
   t.equal(warning?.fields["offset"], brokenFrame.offset, "offset of the first broken record");
-  // Entries fully written before the cut survive; the record cut in half does not.
-  const survivors = frames.filter((f) => f.type === RecordType.Entry && f.end <= cutAt).length;
-  t.equal(state.entries.length, survivors);
-  t.ok(survivors >= 90, "every earlier flush is intact");
-  t.equal((await readFile(file!)).length, brokenFrame.offset, "file truncated at the record");
+  // A flush is replayed whole or not at all: the torn last flush goes, every earlier one stays.
+  t.equal(state.entries.length, 90);
+  t.equal((await readFile(file!)).length, firstOfLast.offset, "file truncated at the start of the torn flush");
 });
 
 t.test("torn tail: garbage and zeros after the last record are dropped, no entry lost", async (t) => {
@@ -99,7 +97,7 @@ t.test("torn tail: an unwritten sector inside the last flush, later sectors writ
   await writeFile(file!, bytes);
   const { state, logger } = await load(t, dir);
   t.equal(logger.at("warn").filter((l) => l.message === "wal torn tail truncated").length, 1);
-  t.equal(state.entries[state.entries.length - 1]!.index, 92, "entries 91-92 of the torn flush, before the hole, stay");
+  t.equal(state.entries.length, 90, "the torn flush is dropped whole, earlier flushes stay");
 });
 
 t.test("bit rot in an acknowledged flush refuses to start, repair truncates loudly", async (t) => {
@@ -122,9 +120,9 @@ t.test("bit rot in an acknowledged flush refuses to start, repair truncates loud
   }
   t.equal((await readFile(file!)).length, frames[frames.length - 1]!.end, "nothing truncated without repair");
   const repaired = await load(t, dir, { repair: true });
-  t.equal(repaired.state.entries.length, 35, "entries before the damaged record");
+  t.equal(repaired.state.entries.length, 30, "entries of the flushes before the damaged one");
   t.ok(repaired.logger.at("error").some((l) => l.message.includes("REPAIR") && l.fields["offset"] === victim.offset));
-  await repaired.storage.persist(null, entries(36, 40, 1), null);
+  await repaired.storage.persist(null, entries(31, 40, 1), null);
   await repaired.storage.close();
   t.equal((await load(t, dir)).state.entries.length, 40, "the repaired log takes appends and reloads");
 });
@@ -194,7 +192,7 @@ t.test("leftover temp files are deleted on open", async (t) => {
   t.notOk((await readdir(dir)).some((n) => n.endsWith(".tmp")));
 });
 
-t.test("a segment whose first hard state was torn off keeps its predecessor through compaction", async (t) => {
+t.test("a torn rotation flush is dropped whole and the vote survives compaction", async (t) => {
   const dir = await tempDir(t);
   const options = { segmentBytes: 1500, snapshotsKept: 1 };
   const a = await load(t, dir, options);
@@ -209,16 +207,13 @@ t.test("a segment whose first hard state was torn off keeps its predecessor thro
   const b = await load(t, dir, options);
   t.same(b.state.hardState, { term: 7, votedFor: "x:1", commitIndex: 0 });
   t.equal(b.state.entries.length, 40);
+  const restarted = await framesOf(files[1]!);
+  t.same(restarted.map((f) => f.type), [RecordType.SegmentStart, RecordType.HardState], "segment restarted with the hard state");
   await b.storage.compact(snapshotAt(40, 7));
-  t.equal((await segments(dir)).length, 2, "the only durable hard state lives in the older segment: kept");
   await b.storage.close();
   const c = await load(t, dir, options);
   t.same(c.state.hardState, { term: 7, votedFor: "x:1", commitIndex: 40 }, "vote survived");
-  await c.storage.persist({ term: 8, votedFor: null, commitIndex: 40 }, [], null);
-  await c.storage.compact(snapshotAt(40, 7)); // no-op: already at 40
-  await c.storage.persist(null, entries(41, 41, 8), null);
-  await c.storage.compact(snapshotAt(41, 8));
-  t.equal((await segments(dir)).length, 1, "once the newer segment holds a hard state the older one goes");
+  t.equal(c.state.snapshot?.meta.index, 40);
 });
 
 t.test("after a write error every call fails with STORAGE_IO", async (t) => {
