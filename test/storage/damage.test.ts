@@ -227,3 +227,25 @@ t.test("after a write error every call fails with STORAGE_IO", async (t) => {
   await t.rejects(a.storage.persist(null, entries(4, 4, 1), null), { code: "STORAGE_IO" }, "no retry after a failed write");
   t.ok(a.logger.at("error").some((l) => l.message === "wal write failed"));
 });
+
+t.test("two torn tails in a row: the second is still recognised as torn", async (t) => {
+  const dir = await tempDir(t);
+  await writeTenFlushes(t, dir);
+  const [file] = await segments(dir);
+  let frames = await framesOf(file!);
+  const lastSeq = frames[frames.length - 1]!.flushSeq;
+  await truncate(file!, frames.find((f) => f.flushSeq === lastSeq)!.offset + 200); // first power cut
+  const a = await load(t, dir);
+  t.equal(a.state.entries.length, 90);
+  await a.storage.persist({ term: 1, votedFor: null, commitIndex: 90 }, entries(91, 100, 1, 50), null);
+  await a.storage.close();
+  // Second power cut: the first record of the newest flush never landed, the rest did.
+  frames = await framesOf(file!);
+  const newest = frames.filter((f) => f.flushSeq === frames[frames.length - 1]!.flushSeq);
+  const bytes = await readFile(file!);
+  bytes.fill(0, newest[0]!.offset, newest[0]!.end);
+  await writeFile(file!, bytes);
+  const b = await load(t, dir);
+  t.equal(b.state.entries.length, 90);
+  t.equal(b.logger.at("warn").filter((l) => l.message === "wal torn tail truncated").length, 1);
+});
