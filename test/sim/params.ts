@@ -21,6 +21,8 @@ export interface SimParams {
   fsyncUnitsMax: number;
   clockSkewUnits: number;
   crashRate: number;
+  /** Probability that a crash hits a leader (leader churn makes Figure 8 histories likely). */
+  crashLeaderBias: number;
   downTicksMax: number;
   partitionRate: number;
   partitionTicksMin: number;
@@ -44,7 +46,7 @@ export function pickParams(rng: SeededRng, nodes: number): SimParams {
     electionTicks,
     heartbeatTicks: 1 + rng.nextInt(Math.max(1, Math.floor(electionTicks / 3))),
     maxInflightMsgs: 1 + rng.nextInt(8),
-    maxEntriesPerMsg: 1 + rng.nextInt(16),
+    maxEntriesPerMsg: choose(rng, [1, 1, 2, 3, 8, 16]),
     maxBytesPerMsg: 16 + rng.nextInt(256),
     checkQuorum: rng.chance(0.7),
     preVote: rng.chance(0.7),
@@ -57,6 +59,7 @@ export function pickParams(rng: SeededRng, nodes: number): SimParams {
     fsyncUnitsMax: choose(rng, [1, 5, 20]),
     clockSkewUnits: rng.nextInt(3),
     crashRate: choose(rng, [0, 0.003, 0.01, 0.03]),
+    crashLeaderBias: choose(rng, [0, 0.5, 0.9]),
     downTicksMax: choose(rng, [5, 30, 100]),
     partitionRate: choose(rng, [0, 0.005, 0.02, 0.05]),
     partitionTicksMin: choose(rng, [5, 20, 60]),
@@ -67,6 +70,6 @@ export function pickParams(rng: SeededRng, nodes: number): SimParams {
     readRate: choose(rng, [0, 0.05, 0.2]),
     spareNodes: rng.nextInt(3),
     chaosTicks: 100 + rng.nextInt(300),
-    livenessTicks: 60 * electionTicks + 200 + nodes * 0,
+    livenessTicks: 60 * electionTicks + 300 + nodes * 10,
   };
 }

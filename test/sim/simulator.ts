@@ -230,6 +230,9 @@ export class Simulation {
         checkQuorum: p.checkQuorum,
         preVote: p.preVote,
         promoteLagEntries: p.promoteLagEntries,
+        // Client backpressure: with maxInflightMsgs = maxEntriesPerMsg = 1 replication moves one
+        // entry per round trip, and an unbounded backlog would outlast any liveness deadline.
+        maxUncommittedEntries: 32,
       },
       state,
       this.rng.fork(),
@@ -366,7 +369,8 @@ export class Simulation {
     if (this.cut.size > 0 && this.now >= this.healAt) this.heal();
     if (this.cut.size === 0 && rng.chance(p.partitionRate)) this.partition();
     if (rng.chance(p.crashRate)) {
-      const victim = this.pick(this.liveNodes());
+      const leader = rng.chance(p.crashLeaderBias) ? this.pick(this.leaders()) : undefined;
+      const victim = leader ?? this.pick(this.liveNodes());
       if (victim !== undefined) this.crash(victim);
     }
     let proposals = Math.floor(p.proposalsPerTick) + (rng.chance(p.proposalsPerTick % 1) ? 1 : 0);
