@@ -31,6 +31,8 @@ export interface LinkHost {
   readonly options: ResolvedOptions;
   readonly stats: WireStats;
   readonly clusterTag: number;
+  /** Whether calls to this link's target await responses (which only a reconnect can bring). */
+  hasPendingCalls(link: Link): boolean;
   /** False for a request whose call already ended: not worth resending. */
   isWanted(frame: OutgoingFrame): boolean;
   response(link: Link, frame: Frame, message: WireMessage): void;
@@ -204,7 +206,9 @@ export class Link {
     this.connection = null;
     this.clearTimer();
     if (this.state === "closed" || this.state === "idle") return;
-    const hasWork = this.stream.queuedFrames > 0 || this.stream.retransmitFrames > 0;
+    // Reconnect while anything is owed either way: frames to (re)send, or responses to pending
+    // calls, which the remote resends only on a new connection from us.
+    const hasWork = this.stream.queuedFrames > 0 || this.stream.retransmitFrames > 0 || this.host.hasPendingCalls(this);
     if (!hasWork) {
       this.state = "idle";
       return;

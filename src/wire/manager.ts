@@ -185,6 +185,11 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
 
   // ---- LinkHost -------------------------------------------------------------------------------
 
+  hasPendingCalls(link: Link): boolean {
+    for (const call of this.pending.values()) if (call.target === link.target) return true;
+    return false;
+  }
+
   isWanted(frame: OutgoingFrame): boolean {
     return frame.requestId === 0 || this.pending.has(frame.requestId);
   }

@@ -184,3 +184,26 @@ t.test("a peer that stops reading: bounded memory, then drain and delivery", asy
   t.equal(r.oneWay.length, accepted, "every accepted frame arrived");
   checkStream(t, r.oneWay, Array.from({ length: accepted }, () => value));
 });
+
+t.test("a reply held back over a reset still arrives: the caller reconnects for it", async (t) => {
+  const held: InboundMessage[] = [];
+  const b = await startNode(t, {}, (inbound) => {
+    if (valueOf(inbound.message) === "hold") held.push(inbound);
+    else inbound.reply?.(inbound.message);
+  });
+  const proxy = new FaultProxy(b.port, 41, {});
+  t.teardown(() => proxy.close());
+  await proxy.listen();
+  const a = await startNode(t, { addressOf: () => ({ host: "127.0.0.1", port: proxy.port }), reconnectBackoffMsMin: 1, reconnectBackoffMsMax: 5 });
+  const first = a.manager.call(b.id, enqueue("hold", 1), { timeoutMs: 60000 });
+  await until(() => held.length === 1, "first request held");
+  // The second reply acknowledges both requests, so nothing is left to resend on a's side.
+  t.equal(valueOf(await a.manager.call(b.id, enqueue("now", 2))), "now");
+  t.equal(a.manager.linkUsage(b.id)!.retransmitFrames, 0, "nothing left to resend");
+  const connectionsBefore = proxy.stats.connections;
+  proxy.resetAll();
+  await until(() => !a.manager.linkUsage(b.id)!.open || proxy.stats.connections > connectionsBefore, "link noticed the reset");
+  t.ok(held[0]!.reply!(held[0]!.message), "reply queued while a is away");
+  t.equal(valueOf(await within(first, "held reply")), "hold");
+  t.ok(proxy.stats.connections > connectionsBefore, "over a new connection");
+});
