@@ -112,6 +112,7 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     tickMs: config.heartbeatMs,
     snapshotEntries: config.snapshotEntries,
     waitersMax: 65_536,
+    summaryMs: 5_000,
   });
   const service = new ClientService({ node, core, stateMachine, clusterId: identity.clusterId, logger, nowMs: () => Date.now() });
 

@@ -58,6 +58,23 @@ export interface RaftNodeOptions<Result> {
   snapshotEntries: number;
   /** Bound on proposals and reads awaiting an answer. */
   waitersMax: number;
+  /** Heartbeats and appends are summarised at info once per this many ms (0: never). */
+  summaryMs: number;
+}
+
+/** Counters behind the periodic activity line (reset after each line). */
+interface Activity {
+  heartbeatsSent: number;
+  heartbeatsReceived: number;
+  appendsSent: number;
+  appendsReceived: number;
+  entriesPersisted: number;
+  fsyncs: number;
+  applied: number;
+}
+
+function emptyActivity(): Activity {
+  return { heartbeatsSent: 0, heartbeatsReceived: 0, appendsSent: 0, appendsReceived: 0, entriesPersisted: 0, fsyncs: 0, applied: 0 };
 }
 
 interface ProposalWaiter<Result> {
@@ -84,6 +101,8 @@ export class RaftNode<Result> {
   private readonly readsConfirmed: ReadWaiter[] = [];
   private nextReadId = 1;
   private ticker: unknown = null;
+  private summaryTimer: unknown = null;
+  private activity: Activity = emptyActivity();
   private running = false;
   private loopActive = false;
   private loopAgain = false;
@@ -117,7 +136,13 @@ export class RaftNode<Result> {
     assert(!this.running, "RaftNode started twice");
     this.running = true;
     this.ticker = this.options.timers.setInterval(() => this.onTick(), this.options.tickMs);
+    if (this.options.summaryMs > 0) this.summaryTimer = this.options.timers.setInterval(() => this.logActivity(), this.options.summaryMs);
     this.options.logger.info({ event: "started", ...this.roleFields() }, "node started");
+    const status = this.core.status();
+    if (status.role === "follower" && status.config.voters.length === 1 && status.config.voters[0] === this.id) {
+      // The only voter needs nobody's vote: lead at once instead of after an election timeout.
+      this.core.campaign("election");
+    }
     this.kick();
   }
 
@@ -143,6 +168,10 @@ export class RaftNode<Result> {
   receive(message: RaftMessage): void {
     if (!this.running) return;
     this.stats.messagesReceived += 1;
+    if (message.type === "AppendEntries") {
+      if (message.entries.length === 0) this.activity.heartbeatsReceived += 1;
+      else this.activity.appendsReceived += 1;
+    }
     this.core.step(message);
     this.kick();
   }
@@ -240,6 +269,8 @@ export class RaftNode<Result> {
       await this.options.storage.persist(ready.hardState, ready.entries, ready.snapshot);
       this.stats.persists += 1;
       this.stats.entriesPersisted += ready.entries.length;
+      this.activity.fsyncs += 1;
+      this.activity.entriesPersisted += ready.entries.length;
       if (ready.entries.length > 0) {
         const first = ready.entries[0]!.index;
         const last = ready.entries[ready.entries.length - 1]!.index;
@@ -247,7 +278,10 @@ export class RaftNode<Result> {
         this.failOverwrittenProposals(first);
       }
     }
-    for (const message of ready.messages) this.options.transport.send(message);
+    for (const message of ready.messages) {
+      this.noteSent(message);
+      this.options.transport.send(message);
+    }
     this.stats.messagesSent += ready.messages.length;
     if (ready.snapshot !== null) {
       this.options.stateMachine.restore(ready.snapshot.data);
@@ -275,12 +309,50 @@ export class RaftNode<Result> {
     await this.maybeSnapshot();
   }
 
+  /** Elections and votes are logged one line each; heartbeats and appends are counted. */
+  private noteSent(message: RaftMessage): void {
+    const logger = this.options.logger;
+    switch (message.type) {
+      case "AppendEntries":
+        if (message.entries.length === 0) this.activity.heartbeatsSent += 1;
+        else this.activity.appendsSent += 1;
+        break;
+      case "RequestVote":
+        logger.info({ event: message.preVote ? "prevote-request" : "vote-request", peer: message.to, index: message.lastLogIndex, msgTerm: message.term }, message.preVote ? "asking for pre-vote" : "asking for vote");
+        break;
+      case "RequestVoteResponse":
+        logger.info(
+          { event: message.granted ? "vote-granted" : "vote-refused", peer: message.to, preVote: message.preVote, msgTerm: message.term },
+          message.granted ? "vote granted" : "vote refused",
+        );
+        break;
+      case "TimeoutNow":
+        logger.info({ event: "timeout-now-sent", peer: message.to }, "telling successor to campaign");
+        break;
+      default:
+        break;
+    }
+  }
+
+  private logActivity(): void {
+    const activity = this.activity;
+    const idle = Object.values(activity).every((count) => count === 0);
+    this.activity = emptyActivity();
+    if (idle) return;
+    const status = this.core.status();
+    this.options.logger.info(
+      { event: "activity", ...activity, commitIndex: status.commitIndex, lastApplied: this.appliedIndex, leader: status.leader, periodMs: this.options.summaryMs },
+      "heartbeats and appends",
+    );
+  }
+
   private applyEntry(entry: LogEntry): void {
     const machine = this.options.stateMachine;
     assert(entry.index === this.appliedIndex + 1, "entries are applied in order, once");
     const result = entry.kind === "normal" ? machine.apply(entry.index, entry.data) : null;
     this.appliedIndex = entry.index;
     this.stats.applied += 1;
+    this.activity.applied += 1;
     if (entry.kind === "config") {
       const config = decodeConfig(entry.data);
       this.options.logger.info(
@@ -380,7 +452,9 @@ export class RaftNode<Result> {
     this.stopped = true;
     this.running = false;
     if (this.ticker !== null) this.options.timers.clearInterval(this.ticker);
+    if (this.summaryTimer !== null) this.options.timers.clearInterval(this.summaryTimer);
     this.ticker = null;
+    this.summaryTimer = null;
     const error = new RaftmqError("RAFT_NOT_LEADER", "node stopped");
     for (const waiter of this.proposals.values()) waiter.reject(error);
     this.proposals.clear();
