@@ -218,7 +218,7 @@ export class FrameDecoder {
       this.fail(wireError("WIRE_BODY_CHECKSUM", "frame payload checksum mismatch", { typeCode: fields.typeCode, seq: fields.seq, streamOffsetBytes: this.streamOffsetBytes }), 0);
       return false;
     }
-    frames.push({ ...fields, payload });
+    frames.push({ typeCode: fields.typeCode, flags: fields.flags, clusterTag: fields.clusterTag, seq: fields.seq, requestId: fields.requestId, payload });
     return true;
   }
 
