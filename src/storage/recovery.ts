@@ -20,15 +20,25 @@
 import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import type { HardState, LogEntry, PersistentState, Snapshot } from "../raft/types";
+import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import { classifyFileName, type DataFile } from "./file-names";
 import { fsyncDirectory, type StorageLogger } from "./fs-util";
-import { RecordType, type Frame } from "./record-codec";
+import { RecordType, type Frame, type FrameHeader } from "./record-codec";
 import { readSegment, scanAfterDamage, type SegmentReadLimits } from "./segment-reader";
 import { readSnapshotFile, type SnapshotFileInfo } from "./snapshot-files";
 import { classifyDamage, type FlushPosition } from "./tail-classifier";
 import { LogReplay } from "./wal-replay";
-import { WalDecodeError, decodeEntry, decodeHardState, decodeSegmentStart, decodeSnapshotMarker, encodeHardState } from "./wal-records";
+import {
+  WalDecodeError,
+  decodeEntry,
+  decodeHardState,
+  decodeSegmentStart,
+  decodeSnapshotMarker,
+  encodeHardState,
+  type IndexTerm,
+  type SegmentStart,
+} from "./wal-records";
 import type { SegmentInfo } from "./wal-writer";
 
 export interface RecoveryOptions {
@@ -71,55 +81,67 @@ interface ReplayCursor {
   nextFlushSeq: number;
 }
 
-/** Applies one frame of a complete flush to the replay (throws WalDecodeError if inconsistent). */
-function applyFrame(cursor: ReplayCursor, frame: Frame, segment: SegmentInfo, first: boolean): void {
+type DecodedRecord =
+  | { type: RecordType.SegmentStart; value: SegmentStart }
+  | { type: RecordType.Entry; value: LogEntry }
+  | { type: RecordType.HardState; value: HardState }
+  | { type: RecordType.SnapshotMarker; value: IndexTerm };
+
+/** Decodes a frame's payload, copying what it keeps out of the (reused) read buffer. */
+function decodeFrame(frame: Frame): DecodedRecord {
   const payload = frame.payload;
-  if (first !== (frame.header.type === RecordType.SegmentStart)) {
-    throw new WalDecodeError(first ? "segment does not begin with a SegmentStart record" : "SegmentStart inside a segment");
-  }
   switch (frame.header.type) {
-    case RecordType.SegmentStart: {
-      const start = decodeSegmentStart(payload);
-      if (start.segmentSeq !== segment.segmentSeq) throw new WalDecodeError(`SegmentStart names segment ${start.segmentSeq}`);
-      cursor.replay.segmentStart(start);
-      segment.maxIndex = Math.max(segment.maxIndex, start.floorIndex);
-      break;
-    }
-    case RecordType.Entry: {
-      const entry = decodeEntry(payload);
-      cursor.replay.entry(entry);
-      segment.maxIndex = Math.max(segment.maxIndex, entry.index);
-      break;
-    }
+    case RecordType.SegmentStart:
+      return { type: RecordType.SegmentStart, value: decodeSegmentStart(payload) };
+    case RecordType.Entry:
+      return { type: RecordType.Entry, value: decodeEntry(payload) };
     case RecordType.HardState:
-      cursor.replay.recordHardState(decodeHardState(payload));
-      segment.hasHardState = true;
-      break;
-    case RecordType.SnapshotMarker: {
-      const marker = decodeSnapshotMarker(payload);
-      cursor.replay.marker(marker);
-      segment.maxIndex = Math.max(segment.maxIndex, marker.index);
-      break;
-    }
+      return { type: RecordType.HardState, value: decodeHardState(payload) };
+    case RecordType.SnapshotMarker:
+      return { type: RecordType.SnapshotMarker, value: decodeSnapshotMarker(payload) };
   }
-  const header = frame.header;
-  cursor.before = { flushSeq: header.flushSeq, flushPos: header.flushPos, flushCount: header.flushCount };
-  cursor.nextFlushSeq = header.flushSeq + 1;
 }
 
-interface PendingFrame {
-  frame: Frame;
+/** Applies one record of a complete flush to the replay (throws WalDecodeError if inconsistent). */
+function applyRecord(cursor: ReplayCursor, record: DecodedRecord, segment: SegmentInfo, first: boolean): void {
+  if (first !== (record.type === RecordType.SegmentStart)) {
+    throw new WalDecodeError(first ? "segment does not begin with a SegmentStart record" : "SegmentStart inside a segment");
+  }
+  switch (record.type) {
+    case RecordType.SegmentStart:
+      if (record.value.segmentSeq !== segment.segmentSeq) throw new WalDecodeError(`SegmentStart names segment ${record.value.segmentSeq}`);
+      cursor.replay.segmentStart(record.value);
+      segment.maxIndex = Math.max(segment.maxIndex, record.value.floorIndex);
+      break;
+    case RecordType.Entry:
+      cursor.replay.entry(record.value);
+      segment.maxIndex = Math.max(segment.maxIndex, record.value.index);
+      break;
+    case RecordType.HardState:
+      cursor.replay.recordHardState(record.value);
+      segment.hasHardState = true;
+      break;
+    case RecordType.SnapshotMarker:
+      cursor.replay.marker(record.value);
+      segment.maxIndex = Math.max(segment.maxIndex, record.value.index);
+      break;
+  }
+}
+
+interface PendingRecord {
+  record: DecodedRecord;
+  header: FrameHeader;
   offset: number;
 }
 
 /**
- * Collects the frames of one flush and applies them only once its last frame is read, so a flush
- * is replayed whole or not at all: a persist() call is atomic across a crash.
+ * Collects the records of one flush and applies them only once its last frame is read, so a
+ * flush is replayed whole or not at all: a persist() call is atomic across a crash.
  */
 class FlushAssembler {
-  readonly pending: PendingFrame[] = [];
+  readonly pending: PendingRecord[] = [];
   appliedFrames = 0;
-  /** Offset of the frame being applied, for error reports. */
+  /** Offset of the frame being decoded or applied, for error reports. */
   offset = 0;
 
   constructor(
@@ -130,28 +152,28 @@ class FlushAssembler {
   /** Position of the last valid frame read (applied or pending), for classifyDamage. */
   lastRead(): FlushPosition | null {
     const last = this.pending[this.pending.length - 1];
-    return last === undefined ? this.cursor.before : last.frame.header;
+    return last === undefined ? this.cursor.before : last.header;
   }
 
   push(frame: Frame, offset: number): void {
     this.offset = offset;
     const header = frame.header;
-    const previous = this.pending[this.pending.length - 1]?.frame.header;
+    const previous = this.pending[this.pending.length - 1]?.header;
     if (previous === undefined && header.flushPos !== 0) {
       throw new WalDecodeError(`flush ${header.flushSeq} begins at record ${header.flushPos}`);
     }
     if (previous !== undefined && (header.flushSeq !== previous.flushSeq || header.flushPos !== previous.flushPos + 1 || header.flushCount !== previous.flushCount)) {
       throw new WalDecodeError(`record ${header.flushPos} of flush ${header.flushSeq} follows record ${previous.flushPos} of flush ${previous.flushSeq}`);
     }
-    // The reader reuses its buffer: keep a copy of payloads that wait for the end of their flush.
-    const kept = header.flushCount === 1 ? frame : { ...frame, payload: Buffer.from(frame.payload) };
-    this.pending.push({ frame: kept, offset });
+    this.pending.push({ record: decodeFrame(frame), header, offset });
     if (header.flushPos < header.flushCount - 1) return;
     for (const item of this.pending) {
       this.offset = item.offset;
-      applyFrame(this.cursor, item.frame, this.segment, this.appliedFrames === 0);
+      applyRecord(this.cursor, item.record, this.segment, this.appliedFrames === 0);
       this.appliedFrames += 1;
     }
+    this.cursor.before = { flushSeq: header.flushSeq, flushPos: header.flushPos, flushCount: header.flushCount };
+    this.cursor.nextFlushSeq = header.flushSeq + 1;
     this.pending.length = 0;
   }
 }
@@ -170,8 +192,9 @@ async function readAndReplay(options: RecoveryOptions, handle: FileHandle, size:
     return { offset: result.offset, truncateAt: flushStart ?? result.offset, reason: result.reason, decodeError: false };
   } catch (error) {
     if (!(error instanceof WalDecodeError)) throw error;
-    // Frames before the inconsistent one may already be applied: truncate exactly there.
-    return { offset: assembler.offset, truncateAt: assembler.offset, reason: error.message, decodeError: true };
+    // Truncate (repair only) at the start of the flush, keeping flushes whole on disk; records of
+    // it may already be applied in memory, so recover() then replays everything again.
+    return { offset: assembler.offset, truncateAt: assembler.pending[0]?.offset ?? assembler.offset, reason: error.message, decodeError: true };
   }
 }
 
@@ -204,7 +227,11 @@ async function replaySegment(options: RecoveryOptions, cursor: ReplayCursor, seg
   }
 }
 
-async function replayWal(options: RecoveryOptions, files: DataFile[], cursor: ReplayCursor): Promise<{ segments: SegmentInfo[]; newestBytes: number }> {
+async function replayWal(
+  options: RecoveryOptions,
+  files: DataFile[],
+  cursor: ReplayCursor,
+): Promise<{ segments: SegmentInfo[]; newestBytes: number; repaired: boolean }> {
   const named = files.flatMap((file) => (file.kind === "segment" ? [file] : [])).sort((a, b) => a.segmentSeq - b.segmentSeq);
   for (let i = 1; i < named.length; i++) {
     if (named[i]!.segmentSeq !== named[i - 1]!.segmentSeq + 1) {
@@ -224,10 +251,10 @@ async function replayWal(options: RecoveryOptions, files: DataFile[], cursor: Re
         await unlink(path.join(options.dir, later.name));
       }
       if (options.fsync) await fsyncDirectory(options.dir);
-      break;
+      return { segments, newestBytes, repaired: true };
     }
   }
-  return { segments, newestBytes };
+  return { segments, newestBytes, repaired: false };
 }
 
 async function setAside(options: RecoveryOptions, damaged: Array<{ name: string; error: RaftmqError }>, using: string): Promise<void> {
@@ -290,8 +317,17 @@ export async function recover(options: RecoveryOptions): Promise<Recovered> {
     options.logger.warn({ file: path.join(options.dir, temp.name) }, "deleting unfinished temp file");
     await unlink(path.join(options.dir, temp.name));
   }
-  const cursor: ReplayCursor = { replay: new LogReplay(), before: null, nextFlushSeq: 1 };
-  const { segments, newestBytes } = await replayWal(options, files, cursor);
+  let cursor: ReplayCursor = { replay: new LogReplay(), before: null, nextFlushSeq: 1 };
+  let wal = await replayWal(options, files, cursor);
+  if (wal.repaired) {
+    // A repair truncated the WAL after part of it was replayed: replay the repaired WAL afresh
+    // so memory matches the disk exactly. The second pass meets no damage (it was cut off).
+    cursor = { replay: new LogReplay(), before: null, nextFlushSeq: 1 };
+    const remaining = (await readdir(options.dir)).map(classifyFileName);
+    wal = await replayWal(options, remaining, cursor);
+    assert(!wal.repaired, "a repaired WAL replays cleanly");
+  }
+  const { segments, newestBytes } = wal;
   const walLastIndex = cursor.replay.lastIndex();
   const walHardState = cursor.replay.hardState;
   const snapshots = files

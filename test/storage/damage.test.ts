@@ -5,7 +5,7 @@ import t from "tap";
 import { readFile, readdir, truncate, unlink, writeFile, appendFile } from "node:fs/promises";
 import * as path from "node:path";
 import { entries, openStorage, snapshotAt, tempDir, type Teardown } from "./helpers";
-import { parseFrame, RecordType } from "../../src/storage/record-codec";
+import { encodeFrameInto, parseFrame, RecordType } from "../../src/storage/record-codec";
 import { isRaftmqError } from "../../src/util/errors";
 import type { FileStorageOptions } from "../../src/storage/options";
 
@@ -248,4 +248,29 @@ t.test("two torn tails in a row: the second is still recognised as torn", async 
   const b = await load(t, dir);
   t.equal(b.state.entries.length, 90);
   t.equal(b.logger.at("warn").filter((l) => l.message === "wal torn tail truncated").length, 1);
+});
+
+t.test("a record with a valid checksum but an impossible index is corruption; repair keeps flushes whole", async (t) => {
+  const dir = await tempDir(t);
+  await writeTenFlushes(t, dir);
+  const [file] = await segments(dir);
+  const frames = await framesOf(file!);
+  const victim = frames.filter((f) => f.type === RecordType.Entry)[34]!; // index 35, inside flush 4
+  const bytes = await readFile(file!);
+  const parsed = parseFrame(bytes, victim.offset, bytes.length);
+  if (parsed.kind !== "frame") throw new Error("victim frame must parse");
+  const payload = Buffer.from(parsed.frame.payload);
+  payload.writeUInt32LE(99, 0); // entry 35 now claims index 99: a gap, with a correct checksum
+  const h = parsed.frame.header;
+  encodeFrameInto(bytes, victim.offset, h.type, payload, h.flushSeq, h.flushPos, h.flushCount);
+  await writeFile(file!, bytes);
+  await t.rejects(load(t, dir), { code: "STORAGE_CORRUPT", details: { file, offset: victim.offset } });
+  const repaired = await load(t, dir, { repair: true });
+  t.equal(repaired.state.entries.length, 30, "the whole flush holding the bad record is gone, in memory and on disk");
+  await repaired.storage.persist(null, entries(31, 40, 1), null);
+  await repaired.storage.close();
+  const again = await load(t, dir);
+  t.equal(again.state.entries.length, 40);
+  t.same(again.logger.at("warn").filter((l) => !l.message.includes("FSYNC")), [], "nothing left to repair");
+  t.same(again.logger.at("error"), []);
 });
