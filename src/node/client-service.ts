@@ -43,8 +43,12 @@ export class ClientService {
   private readonly options: ClientServiceOptions;
   readonly stats = { requests: 0, redirects: 0, errors: 0 };
 
+  /** Commands proposed and not yet applied, by client: retries join them (see proposeOnce). */
+  private readonly inflight = new Map<string, { seq: number; promise: Promise<{ index: number; result: ApplyResult | null }> }>();
+
   constructor(options: ClientServiceOptions) {
     this.options = options;
+    options.node.on("role-change", () => this.onRoleChange());
   }
 
   /** Handles one inbound request; always replies exactly once (or the connection is gone). */
@@ -118,11 +122,62 @@ export class ClientService {
     const invalid = validateProposal(command, machine.limits);
     if (invalid !== null) throw invalid;
     this.options.logger.debug({ event: "client-request", op, client: from, seq: request.seq }, "client request");
-    const { index, result } = await this.options.node.propose(encodeCommand(command));
+    const { index, result } = await this.proposeOnce(command);
     if (result === null) throw new RaftmqError("BAD_REQUEST", "command was not applied as a queue command");
     if (!result.ok) throw new RaftmqError(result.error, applyErrorMessage(result.error, request.queue));
     if (result.op === "enqueue") return { type: "ExecuteReply", body: emptyExecuteReply({ op: request.op, index: result.index, entryIndex: index }) };
     return { type: "ExecuteReply", body: emptyExecuteReply({ op: request.op, index: result.index, value: result.value, entryIndex: index }) };
+  }
+
+  /**
+   * Proposes a queue command unless it is a retry: a retry of an applied command is answered
+   * from the session cache, and a retry of a command still in the log (proposed by us or by an
+   * earlier leader) waits for that entry. So a retried command is logged once, not once per try,
+   * except when its first entry was lost with a leader change (then the state machine's session
+   * still executes it once).
+   */
+  private proposeOnce(command: QueueCommand): Promise<{ index: number; result: ApplyResult | null }> {
+    const cached = this.options.stateMachine.cachedResult(command.clientId, command.seq);
+    if (cached !== null) return Promise.resolve({ index: 0, result: cached });
+    const pending = this.inflight.get(command.clientId);
+    if (pending !== undefined && pending.seq === command.seq) return pending.promise;
+    return this.track(command.clientId, command.seq, this.options.node.propose(encodeCommand(command)));
+  }
+
+  private track(
+    clientId: string,
+    seq: number,
+    promise: Promise<{ index: number; result: ApplyResult | null }>,
+  ): Promise<{ index: number; result: ApplyResult | null }> {
+    this.inflight.set(clientId, { seq, promise });
+    const forget = (): void => {
+      if (this.inflight.get(clientId)?.promise === promise) this.inflight.delete(clientId);
+    };
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  /** A new leader learns which commands its log holds but has not applied yet (see proposeOnce). */
+  private onRoleChange(): void {
+    const core = this.options.core;
+    if (core.status().role !== "leader") {
+      this.inflight.clear();
+      return;
+    }
+    const log = core.log;
+    const from = Math.max(this.options.node.lastApplied + 1, log.firstIndex());
+    for (let index = from; index <= log.lastIndex(); index++) {
+      const entry = log.entry(index);
+      if (entry.kind !== "normal") continue;
+      let described: { clientId: string; seq: number };
+      try {
+        described = describeCommand(entry.data);
+      } catch (error) {
+        if (!isRaftmqError(error)) throw error;
+        continue; // an undecodable entry is applied as BAD_REQUEST; nobody retries it
+      }
+      this.track(described.clientId, described.seq, this.options.node.awaitEntry(index, entry.term));
+    }
   }
 
   // ---------------------------------------------------------------- log and status

@@ -206,6 +206,19 @@ export class RaftNode<Result> {
     return promise;
   }
 
+  /**
+   * Resolves when the entry at `index` is applied, if it still has `term` then (else rejects with
+   * RAFT_PROPOSAL_DROPPED). For entries proposed before this node led, found in its log.
+   */
+  awaitEntry(index: number, term: number): Promise<{ index: number; result: Result | null }> {
+    if (index <= this.appliedIndex) return Promise.reject(dropped(index));
+    const existing = this.proposals.get(index);
+    if (existing !== undefined) return Promise.reject(new RaftmqError("BAD_REQUEST", "entry already awaited"));
+    return new Promise((resolve, reject) => {
+      this.proposals.set(index, { term, resolve, reject });
+    });
+  }
+
   /** Resolves once a linearizable read may be served from the state machine (ReadIndex). */
   readBarrier(): Promise<void> {
     if (!this.running) return Promise.reject(new RaftmqError("RAFT_NOT_LEADER", "node is stopping"));

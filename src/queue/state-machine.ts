@@ -84,6 +84,16 @@ export class QueueStateMachine {
     return this.state.clockMs;
   }
 
+  /**
+   * The result cached for (clientId, seq) if that is the client's last applied command, else
+   * null. Read-only: a leader answers a retry of an applied command from here without logging it
+   * again (the result of an applied command never changes, so no ReadIndex round is needed).
+   */
+  cachedResult(clientId: string, seq: number): ApplyResult | null {
+    const session = this.state.sessions.get(clientId);
+    return session !== undefined && session.lastSeq === seq ? session.result : null;
+  }
+
   /** Applies the committed entry at `entryIndex` holding command bytes `data`. */
   apply(entryIndex: number, data: Uint8Array): ApplyResult {
     assert(Number.isSafeInteger(entryIndex), "entry index is a safe integer");
