@@ -235,8 +235,11 @@ export abstract class RaftCoreBase {
       this.logger.warn({ to: message.to, type: message.type }, "outbox full, message dropped");
       return;
     }
-    const full = { ...message, from: this.id, term: message.term ?? this.term } as RaftMessage;
-    this.outbox.push(full);
+    // Callers pass fresh literals, so stamp in place rather than copy (hot path).
+    const full = message as unknown as { from: NodeId; term: number | undefined };
+    full.from = this.id;
+    if (full.term === undefined) full.term = this.term;
+    this.outbox.push(message as unknown as RaftMessage);
   }
 
   // ---------------------------------------------------------------- hooks for leader.ts

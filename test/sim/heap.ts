@@ -20,14 +20,17 @@ export class EventHeap<T extends Timed> {
 
   push(item: T): void {
     const items = this.items;
+    let k = items.length;
     items.push(item);
-    let k = items.length - 1;
+    // Sift up by moving parents down into the hole (no temporary arrays: this is the hot path).
     while (k > 0) {
       const parent = (k - 1) >> 1;
-      if (!before(items[k]!, items[parent]!)) break;
-      [items[k], items[parent]] = [items[parent]!, items[k]!];
+      const p = items[parent]!;
+      if (!before(item, p)) break;
+      items[k] = p;
       k = parent;
     }
+    items[k] = item;
   }
 
   pop(): T | undefined {
@@ -35,19 +38,19 @@ export class EventHeap<T extends Timed> {
     if (items.length === 0) return undefined;
     const top = items[0]!;
     const last = items.pop()!;
-    if (items.length > 0) {
-      items[0] = last;
+    const size = items.length;
+    if (size > 0) {
       let k = 0;
       for (;;) {
         const left = 2 * k + 1;
+        if (left >= size) break;
         const right = left + 1;
-        let smallest = k;
-        if (left < items.length && before(items[left]!, items[smallest]!)) smallest = left;
-        if (right < items.length && before(items[right]!, items[smallest]!)) smallest = right;
-        if (smallest === k) break;
-        [items[k], items[smallest]] = [items[smallest]!, items[k]!];
-        k = smallest;
+        const child = right < size && before(items[right]!, items[left]!) ? right : left;
+        if (!before(items[child]!, last)) break;
+        items[k] = items[child]!;
+        k = child;
       }
+      items[k] = last;
     }
     return top;
   }

@@ -153,8 +153,12 @@ export class Simulation {
 
   // ---------------------------------------------------------------- event loop
 
+  /** `event` must be a fresh object literal: it is stamped in place (hot path, no copy). */
   private schedule(event: Omit<SimEvent, "time" | "seq"> & Partial<SimEvent>, delayUnits: number): void {
-    this.events.push({ ...event, time: this.now + delayUnits, seq: this.seq++ } as SimEvent);
+    const stamped = event as SimEvent;
+    stamped.time = this.now + delayUnits;
+    stamped.seq = this.seq++;
+    this.events.push(stamped);
   }
 
   private runUntil(time: number): void {
