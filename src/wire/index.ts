@@ -6,4 +6,5 @@ export { ConnectionManager, type CallOptions, type InboundMessage } from "./mana
 export { type ManagerOptions, type WireStats, type Timers, type WireLogger, parseAddress, realTimers } from "./options";
 export { type WireMessage, type WireMessageType, encodeBody, decodeBody } from "./codec";
 export { frameBytesMaxDefault, frameHeaderBytes } from "./frame";
+export { isRaftWireMessage, raftFromWire, raftToWire, type RaftWireMessage } from "./raft-convert";
 export * as schema from "./schema.generated";

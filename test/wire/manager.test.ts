@@ -3,6 +3,9 @@
 // strangers, duplicate and replayed frames, oversize messages, option validation, clean close.
 import t from "tap";
 import * as net from "node:net";
+import * as path from "node:path";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { ConnectionManager, type InboundMessage } from "../../src/wire/manager";
 import { decodeBody, encodeBody, isKnownTypeCode, typeCodeOf, type WireMessage } from "../../src/wire/codec";
 import { clusterTagOf, encodeFrame, type Frame, FrameDecoder } from "../../src/wire/frame";
@@ -227,4 +230,19 @@ t.test("a client that does not know the cluster id is let in; a peer must name i
   t.equal(valueOf(await anonymous.manager.call(node.id, enqueue("anon", 1))), "anon");
   t.equal(node.inbound[0]!.role, "client");
   t.throws(() => new ConnectionManager({ clusterId: "", nodeId: "127.0.0.1:1", role: "peer", rng: new SeededRng(1) }, () => undefined), { code: "CONFIG_INVALID" });
+});
+
+t.test("after close() the process exits by itself", async (t) => {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "fixtures", "exit-after-close.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  t.teardown(() => {
+    clearTimeout(killer);
+    child.kill("SIGKILL");
+  });
+  const [code, signal] = (await once(child, "exit")) as [number | null, string | null];
+  t.equal(signal, null, "not killed: it exited on its own");
+  t.equal(code, 0);
+  t.equal(output.trim(), "closed", "the pending call failed at close");
 });
