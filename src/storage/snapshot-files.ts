@@ -203,6 +203,7 @@ export class SnapshotWriter {
     let done = 0;
     while (done < fresh.length) {
       const { bytesWritten } = await this.handle.write(fresh, done, fresh.length - done, this.dataOffset + this.bytesDone + done);
+      if (bytesWritten <= 0) throw new RaftmqError("STORAGE_IO", "snapshot write made no progress", { details: { offset: this.bytesDone + done } });
       done += bytesWritten;
     }
     this.crc = crc32(fresh, this.crc);

@@ -224,7 +224,7 @@ export class WalWriter {
     let done = 0;
     while (done < bytes) {
       const { bytesWritten } = await this.state.handle.write(chunk, done, bytes - done, position + done);
-      assert(bytesWritten > 0, "write made progress");
+      if (bytesWritten <= 0) throw new Error(`write made no progress at offset ${position + done}`); // becomes STORAGE_IO
       done += bytesWritten;
     }
     this.stats.bytesWritten += bytes;
