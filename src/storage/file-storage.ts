@@ -12,8 +12,7 @@
  * wal-replay.ts), durable with the same fsync. Our own invariant violations (non-contiguous
  * entries, a decreasing term, writing below the snapshot) are assertions: the core is buggy.
  */
-import { mkdir } from "node:fs/promises";
-import { open, unlink } from "node:fs/promises";
+import { mkdir, open, unlink } from "node:fs/promises";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
 import type { HardState, LogEntry, PersistentState, RaftStorage, Snapshot, SnapshotMeta } from "../raft/types";
@@ -21,7 +20,7 @@ import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import { fsyncDirectory, newStorageStats, type StorageStats } from "./fs-util";
 import { resolveOptions, type FileStorageOptions, type ResolvedOptions } from "./options";
-import { FRAME_HEADER_BYTES, RecordType } from "./record-codec";
+import { RecordType } from "./record-codec";
 import { recover } from "./recovery";
 import { SnapshotReader, SnapshotWriter, writeSnapshotFile, type SnapshotFileInfo, type SnapshotIoOptions } from "./snapshot-files";
 import { LogReplay } from "./wal-replay";
@@ -318,6 +317,3 @@ export class FileStorage implements RaftStorage {
     return { dir: this.dir, fsync: this.options.fsync === "always", stats: this.counters };
   }
 }
-
-// A frame must fit in the write chunk logic's fallback and the read buffer (checked per open).
-assert(FRAME_HEADER_BYTES < 1024, "frame header is small");

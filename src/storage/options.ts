@@ -2,6 +2,7 @@
  * FileStorage options: defaults, bounds and validation (pure). Unknown options and impossible
  * combinations are refused with CONFIG_INVALID when the storage is opened (STYLE.md §6).
  */
+import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import { FRAME_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX } from "./record-codec";
 import type { StorageLogger } from "./fs-util";
@@ -45,6 +46,11 @@ export const DEFAULT_OPTIONS: Omit<ResolvedOptions, "fsync" | "logger"> = {
   snapshotsKept: 2,
   repair: false,
 };
+
+// Relations between the defaults, checked at module load (STYLE.md §4).
+assert(DEFAULT_OPTIONS.recordBytesMax <= RECORD_PAYLOAD_BYTES_MAX, "default recordBytesMax within the frame format");
+assert(DEFAULT_OPTIONS.readBufferBytes >= FRAME_HEADER_BYTES + DEFAULT_OPTIONS.recordBytesMax, "default read buffer holds the largest frame");
+assert(DEFAULT_OPTIONS.flushBytesMax >= DEFAULT_OPTIONS.writeChunkBytes, "a flush spans at least one write chunk");
 
 function invalid(message: string, details: Record<string, unknown>): RaftmqError {
   return new RaftmqError("CONFIG_INVALID", message, { details });
