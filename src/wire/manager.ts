@@ -11,6 +11,7 @@
  *   `onMessage` once (duplicates and replays are dropped by seq); requests carry a `reply`
  *   function whose answer goes back on the sender's connection, resent after a reconnect of the
  *   same sender incarnation if it was not delivered.
+ * - A Ping request is answered with a Pong by the manager itself (a liveness probe for callers).
  * - A bad frame on any connection is counted, logged once with the peer's address, and closes
  *   that connection; a Link reconnects on its own.
  * - close() ends every socket and timer and fails pending calls, so the process can exit.
@@ -279,7 +280,10 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
         const timer = this.unhandshaken.get(connection);
         if (timer !== undefined) o.timers.clearTimeout(timer);
         this.unhandshaken.delete(connection);
-        if (session !== null && session.connection === connection) session.connection = null;
+        if (session !== null && session.connection === connection) {
+          session.connection = null;
+          this.trimDetachedSessions();
+        }
       },
     });
     this.unhandshaken.set(connection, o.timers.setTimeout(() => connection.close(), o.handshakeTimeoutMs));
@@ -346,6 +350,20 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
     return session;
   }
 
+  /** Keeps the replies held for disconnected senders within detachedRepliesBytesMax (oldest go first). */
+  private trimDetachedSessions(): void {
+    let heldBytes = 0;
+    for (const session of this.sessions.values()) {
+      if (session.connection === null) heldBytes += session.replies.queuedBytes + session.replies.retransmitBytes;
+    }
+    for (const [key, session] of this.sessions) {
+      if (heldBytes <= this.options.detachedRepliesBytesMax) return;
+      if (session.connection !== null) continue;
+      heldBytes -= session.replies.queuedBytes + session.replies.retransmitBytes;
+      this.sessions.delete(key);
+    }
+  }
+
   private evictDetachedSession(): boolean {
     for (const [key, session] of this.sessions) {
       if (session.connection === null) {
@@ -380,6 +398,11 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
       return;
     }
     const reply = (frame.flags & frameFlagRequest) === 0 ? null : this.replier(session, frame.requestId);
+    if (message.type === "Ping") {
+      // Liveness probes are the wire layer's own business: answered here, never handed on.
+      reply?.({ type: "Pong", body: { nonce: message.body.nonce } });
+      return;
+    }
     this.onMessage({ from: session.nodeId, role: session.role, message, reply });
   }
 

@@ -49,6 +49,8 @@ export interface ManagerOptions {
   retransmitBytesMax?: number;
   pendingCallsMax?: number;
   inboundPeersMax?: number;
+  /** Bytes of unsent and unacknowledged replies kept for senders that are disconnected. */
+  detachedRepliesBytesMax?: number;
   rpcTimeoutMsDefault?: number;
   rpcTimeoutMsByType?: Partial<Record<WireMessageType, number>>;
   connectTimeoutMs?: number;
@@ -72,6 +74,7 @@ const defaults = {
   retransmitBytesMax: 4 * 1024 * 1024,
   pendingCallsMax: 16384,
   inboundPeersMax: 1024,
+  detachedRepliesBytesMax: 64 * 1024 * 1024,
   rpcTimeoutMsDefault: 5000,
   connectTimeoutMs: 3000,
   handshakeTimeoutMs: 5000,

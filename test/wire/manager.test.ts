@@ -33,6 +33,9 @@ t.test("call, reply and one-way send between two peers", async (t) => {
   t.equal(oneWay.reply, null, "one-way messages cannot be answered");
   t.equal(oneWay.message.type === "TimeoutNow" && oneWay.message.body.term, 9);
   t.equal(a.manager.stats.connectsAttempted, 1, "one connection for both");
+  const pong = await a.manager.call(b.id, { type: "Ping", body: { nonce: 77 } });
+  t.same(pong.type === "Pong" && pong.body.nonce, 77, "the manager answers pings itself");
+  t.equal(b.inbound.length, 2, "pings are not handed on");
 });
 
 t.test("a client gets the node's ErrorReply with the leader's address", async (t) => {
