@@ -25,6 +25,8 @@ t.test("round trip: entries and hard state survive close and load", async (t) =>
   t.same(plain(second.state.entries), plain(written));
   t.equal(second.state.snapshot, null);
   t.same(second.logger.at("warn").map((l) => l.message).filter((m) => !m.includes("FSYNC")), [], "no recovery warnings after a clean close");
+  t.ok(second.logger.at("warn").some((l) => l.fields["fsync"] === "never" && l.message.includes("FSYNC DISABLED")), "fsync never is warned about");
+  t.notOk(first.logger.at("warn").some((l) => l.message.includes("FSYNC")), "fsync always is not");
 });
 
 t.test("a conflicting suffix is truncated durably, hard state alone updates", async (t) => {
