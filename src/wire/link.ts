@@ -198,7 +198,8 @@ export class Link {
     this.host.options.logger.warn({ peer: this.target, code, event: "handshake-refused" }, "handshake refused");
     this.connection?.close();
     this.connection = null;
-    this.giveUp(error, 1);
+    // Refusals back off like failed connects, so a misconfigured peer is not hammered.
+    this.giveUp(error, Math.min(this.attempts + 1, this.host.options.reconnectAttemptsMax));
   }
 
   private onClosed(connection: Connection): void {
