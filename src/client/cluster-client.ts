@@ -52,6 +52,8 @@ const retryableCodes = new Set<string>([
   "STORAGE_BUSY",
 ]);
 
+const quietLogger: WireLogger = { info: () => undefined, warn: () => undefined };
+
 const attemptsMax = 64;
 const backoffMsMin = 20;
 const backoffMsMax = 500;
@@ -76,7 +78,9 @@ export class ClusterClient {
       rng: options.rng,
       rpcTimeoutMsDefault: this.attemptTimeoutMs(),
       reconnectAttemptsMax: 2,
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      // Clients stay quiet unless asked: raftctl --json owns stdout, and a client sees many
+      // expected connection losses while a cluster fails over.
+      logger: options.logger ?? quietLogger,
     };
     this.manager = new ConnectionManager(managerOptions, () => {
       // Clients receive only replies to their calls; the manager routes those itself.
