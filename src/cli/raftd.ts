@@ -16,24 +16,29 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { RaftCore } from "../raft/core";
-import type { PersistentState } from "../raft/types";
+import type { PersistentState, RaftMessage } from "../raft/types";
 import { makeQueueLimits, QueueStateMachine, type ApplyResult } from "../queue";
 import { openFileStorage, type FileStorage } from "../storage/file-storage";
 import { RaftmqError, isRaftmqError } from "../util/errors";
 import { SeededRng } from "../util/rng";
 import { osSeed } from "./os-seed";
-import { ConnectionManager, type InboundMessage } from "../wire";
+import { ConnectionManager, type InboundMessage, type WireMessage } from "../wire";
 import { raftFromWire, raftToWire, isRaftWireMessage } from "../wire/raft-convert";
 import { ClusterClient } from "../client/cluster-client";
 import { ClientService } from "../node/client-service";
 import { readIdentity, writeIdentity, type NodeIdentity } from "../node/node-identity";
 import { NodeLogger } from "../node/node-logger";
 import { RaftNode } from "../node/raft-node";
+import { SnapshotAssembler, SnapshotSender } from "../node/snapshot-chunks";
 import { electionTicksOf, parseRaftdArgs, raftdUsage, type RaftdConfig } from "./raftd-config";
 import { createLogger } from "./logger";
 import type bunyan from "bunyan";
 
 const joinTimeoutMs = 60_000;
+/** InstallSnapshot data per frame, well inside the 16 MiB frame limit. */
+const snapshotChunkBytes = 1024 * 1024;
+/** Largest snapshot a node accepts from a leader (the storage's default read limit too). */
+const snapshotBytesMax = 1024 * 1024 * 1024;
 const stopTransferWaitMs = 3_000;
 
 export async function main(argv: string[]): Promise<void> {
@@ -106,7 +111,7 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     core,
     storage,
     stateMachine,
-    transport: { send: (message) => void manager.send(message.to, raftToWire(message)) },
+    transport: { send: (message) => sendRaft(message) },
     logger,
     timers: { setInterval: (callback, ms) => setInterval(callback, ms), clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout) },
     tickMs: config.heartbeatMs,
@@ -116,9 +121,38 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
   });
   const service = new ClientService({ node, core, stateMachine, clusterId: identity.clusterId, logger, nowMs: () => Date.now() });
 
+  const wireLogger = logger.child({ component: "wire" });
+  /** Raft tolerates lost messages, so a message the wire refuses is logged and dropped. */
+  function sendWire(to: string, message: WireMessage): boolean {
+    try {
+      return manager.send(to, message);
+    } catch (error) {
+      if (!isRaftmqError(error)) throw error;
+      wireLogger.warn({ event: "send-failed", peer: to, type: message.type, code: error.code }, "message dropped");
+      return true; // nothing to wait for: the loss is final and raft will send again
+    }
+  }
+  const snapshots = new SnapshotSender({ send: (to, body) => sendWire(to, { type: "InstallSnapshot", body }) }, snapshotChunkBytes);
+  manager.on("drain", (peer: string) => snapshots.drained(peer));
+  const assembler = new SnapshotAssembler(snapshotBytesMax);
+
+  function sendRaft(message: RaftMessage): void {
+    const wire = raftToWire(message);
+    if (wire.type === "InstallSnapshot") snapshots.send(message.to, wire.body);
+    else sendWire(message.to, wire);
+  }
+
   function onInbound(inbound: InboundMessage): void {
     if (inbound.role === "peer" && isRaftWireMessage(inbound.message)) {
-      node.receive(raftFromWire(inbound.message));
+      const message = inbound.message;
+      if (message.type === "InstallSnapshot") {
+        const result = assembler.push(inbound.from, message.body);
+        if (result.kind === "dropped") wireLogger.warn({ event: "snapshot-chunk-dropped", peer: inbound.from, reason: result.reason }, "snapshot chunk dropped");
+        if (result.kind !== "complete") return;
+        node.receive(raftFromWire({ type: "InstallSnapshot", body: result.body }));
+        return;
+      }
+      node.receive(raftFromWire(message));
       return;
     }
     service.handle(inbound);

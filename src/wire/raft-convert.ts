@@ -76,7 +76,7 @@ export function raftToWire(message: RaftMessage): WireMessage {
       };
     case "InstallSnapshot": {
       const meta = message.snapshot.meta;
-      return { type: message.type, body: { ...base, meta: { index: meta.index, term: meta.term, config: { voters: meta.config.voters, learners: meta.config.learners } }, data: message.snapshot.data } };
+      return { type: message.type, body: { ...base, meta: { index: meta.index, term: meta.term, config: { voters: meta.config.voters, learners: meta.config.learners } }, data: message.snapshot.data, chunkOffset: 0, totalBytes: message.snapshot.data.length } };
     }
     case "InstallSnapshotResponse":
       return { type: message.type, body: { ...base, matchIndex: message.matchIndex } };
@@ -108,6 +108,8 @@ export function raftFromWire(message: RaftWireMessage): RaftMessage {
     case "InstallSnapshot": {
       const meta = message.body.meta;
       assert(meta !== null && meta !== undefined, "InstallSnapshot.meta present (codec.ts requires it)");
+      assert(message.body.chunkOffset === 0, "a chunked InstallSnapshot is reassembled before conversion");
+      assert(message.body.totalBytes === 0 || message.body.totalBytes === message.body.data.length, "InstallSnapshot holds the whole snapshot");
       return { type: "InstallSnapshot", ...base, snapshot: { meta: { index: meta.index, term: meta.term, config: configFromWire(meta.config) }, data: message.body.data } };
     }
     case "InstallSnapshotResponse":

@@ -348,6 +348,16 @@ export const schemaDescriptor: Record<string, unknown> = {
                 "data": {
                   "type": "bytes",
                   "id": 5
+                },
+                "chunkOffset": {
+                  "type": "uint64",
+                  "id": 6,
+                  "protoName": "chunk_offset"
+                },
+                "totalBytes": {
+                  "type": "uint64",
+                  "id": 7,
+                  "protoName": "total_bytes"
                 }
               }
             },
@@ -856,6 +866,8 @@ export interface InstallSnapshot {
   term: number;
   meta?: SnapshotMeta | null;
   data: Uint8Array;
+  chunkOffset: number;
+  totalBytes: number;
 }
 
 export interface InstallSnapshotResponse {

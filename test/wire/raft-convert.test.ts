@@ -43,6 +43,6 @@ t.test("the codec refuses unsafe integers, unknown enum values and a missing sna
   t.throws(() => decodeBody(typeCodeOf("TimeoutNow"), unsafe), { code: "WIRE_DECODE" });
   const badKind = encodeBody({ type: "AppendEntries", body: { from: "a", to: "b", term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, readContext: 0, entries: [{ index: 1, term: 1, kind: 7 as never, data: new Uint8Array(0) }] } });
   t.throws(() => decodeBody(typeCodeOf("AppendEntries"), badKind), { code: "WIRE_DECODE" });
-  const noMeta = encodeBody({ type: "InstallSnapshot", body: { from: "a", to: "b", term: 1, meta: null, data: new Uint8Array(0) } });
+  const noMeta = encodeBody({ type: "InstallSnapshot", body: { from: "a", to: "b", term: 1, meta: null, data: new Uint8Array(0), chunkOffset: 0, totalBytes: 0 } });
   t.throws(() => decodeBody(typeCodeOf("InstallSnapshot"), noMeta), { code: "WIRE_DECODE" });
 });
