@@ -100,6 +100,12 @@ export class RaftCore extends RaftCoreBase {
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
+      // A learner that caught up while another change was in flight has no progress event to
+      // wait for in an idle cluster: look again every heartbeat.
+      for (const node of this.log.config.learners) {
+        const pr = this.progress.get(node);
+        if (pr !== undefined) this.maybePromote(node, pr);
+      }
     }
   }
 
@@ -442,11 +448,16 @@ export class RaftCore extends RaftCoreBase {
     if (node === this.transferTarget && pr.matchIndex === lastIndex) {
       this.send({ type: "TimeoutNow", to: node });
     }
-    const config = this.log.config;
+    this.maybePromote(node, pr);
+  }
+
+  /** Proposes promoting a caught-up learner (refused, and tried again later, while another
+   * config change is uncommitted). */
+  private maybePromote(node: NodeId, pr: Progress): void {
     if (
       this.config.autoPromote &&
-      config.learners.includes(node) &&
-      pr.matchIndex + this.config.promoteLagEntries >= lastIndex &&
+      this.log.config.learners.includes(node) &&
+      pr.matchIndex + this.config.promoteLagEntries >= this.log.lastIndex() &&
       this.transferTarget === null
     ) {
       const result = this.proposeConfigChange({ type: "promote", node });
