@@ -30,7 +30,7 @@ export interface ClusterClientOptions {
   cluster: string[];
   /** Overall deadline of one call, retries included. */
   timeoutMs: number;
-  /** Deadline of one attempt (default min(timeoutMs, 2000)). */
+  /** Deadline of one attempt (default a quarter of timeoutMs, within [1 s, 10 s]). */
   attemptTimeoutMs?: number;
   /** Fresh per client incarnation; default: 16 random hex digits from rng. */
   clientId?: string;
@@ -87,8 +87,10 @@ export class ClusterClient {
     });
   }
 
+  /** One attempt gets a quarter of the deadline, within [1 s, 10 s] (slow links need long ones). */
   private attemptTimeoutMs(): number {
-    return Math.min(this.options.timeoutMs, this.options.attemptTimeoutMs ?? 2000);
+    const share = Math.min(10_000, Math.max(1_000, Math.floor(this.options.timeoutMs / 4)));
+    return Math.min(this.options.timeoutMs, this.options.attemptTimeoutMs ?? share);
   }
 
   /** The node believed to lead, or null. */

@@ -6,6 +6,9 @@
  *   restart the two killed nodes on the same addresses, joining the new leader; enqueue U w U
  *   sent to one of the restarted nodes; the leader's log lists every command exactly once, in
  *   order; dequeuing the rest yields s i s t e r U w U.
+ *
+ * DEMO_SLOW=1 runs it with every chunk delayed by about one second each way and the slow-link
+ * flags of the README (not in CI: it takes minutes).
  */
 import t from "tap";
 import type { ClusterClient } from "../../src/client/cluster-client";
@@ -21,8 +24,13 @@ async function dequeueN(client: ClusterClient, count: number): Promise<string[]>
   return values;
 }
 
-t.test("course demo through 5% corruption", async (t) => {
-  const cluster = new TestCluster({ nodes: 6, seed: 2024, faults: { delayMs: 2, jitterMs: 4, corruptRate: 0.05 } });
+const slow = process.env.DEMO_SLOW === "1";
+const faults = slow ? { delayMs: 950, jitterMs: 100, corruptRate: 0.05 } : { delayMs: 2, jitterMs: 4, corruptRate: 0.05 };
+const raftdArgs = slow ? ["--heartbeat-ms", "1000", "--election-timeout-ms", "10000"] : [];
+const clientTimeoutMs = slow ? 120_000 : 30_000;
+
+t.test(`course demo through 5% corruption${slow ? " and 1 s delays" : ""}`, async (t) => {
+  const cluster = new TestCluster({ nodes: 6, seed: 2024, faults, raftdArgs, waitMs: slow ? 300_000 : 60_000 });
   t.teardown(() => cluster.cleanup());
   try {
     await cluster.start();
@@ -31,34 +39,34 @@ t.test("course demo through 5% corruption", async (t) => {
     t.ok(oldLeader >= 0, "a leader among the six");
     const notLeader = cluster.addresses.findIndex((_, i) => i !== oldLeader);
 
-    await enqueueAll(cluster.client([notLeader]), ["1", "2", "3", "s", "i", "s"]);
+    await enqueueAll(cluster.client([notLeader], clientTimeoutMs), ["1", "2", "3", "s", "i", "s"]);
 
     const victim = cluster.addresses.findIndex((_, i) => i !== oldLeader && i !== notLeader);
     await cluster.kill(oldLeader);
     await cluster.kill(victim);
     const survivors = cluster.members.map((_, i) => i).filter((i) => i !== oldLeader && i !== victim);
-    const second = await cluster.status(60_000);
+    const second = await cluster.status(clientTimeoutMs);
     const newLeader = cluster.indexOf(second.leader);
     t.ok(survivors.includes(newLeader), "a new leader among the four");
     t.ok(second.term > first.term, "in a later term");
 
-    const leaderClient = cluster.client([newLeader]);
+    const leaderClient = cluster.client([newLeader], clientTimeoutMs);
     t.same(await dequeueN(leaderClient, 3), ["1", "2", "3"], "the first three, in order");
     await enqueueAll(leaderClient, ["t", "e", "r"]);
 
     for (const i of [oldLeader, victim]) cluster.startNode(i, second.leader);
-    await Promise.all([oldLeader, victim].map((i) => cluster.members[i]!.process!.waitForEvent("listening", 60_000)));
-    await enqueueAll(cluster.client([victim]), ["U", "w", "U"]);
+    await Promise.all([oldLeader, victim].map((i) => cluster.members[i]!.process!.waitForEvent("listening", clientTimeoutMs)));
+    await enqueueAll(cluster.client([victim], clientTimeoutMs), ["U", "w", "U"]);
 
-    const final = await cluster.status(60_000);
-    const log = await cluster.client([cluster.indexOf(final.leader)]).call({ type: "LogRequest", body: { fromIndex: 0, limit: 0 } });
+    const final = await cluster.status(clientTimeoutMs);
+    const log = await cluster.client([cluster.indexOf(final.leader)], clientTimeoutMs).call({ type: "LogRequest", body: { fromIndex: 0, limit: 0 } });
     if (log.type !== "LogReply") throw new Error(`unexpected ${log.type}`);
     t.equal(log.body.leader, final.leader, "the log comes from the leader");
     const commands = log.body.entries.filter((e) => e.kind === "normal").map((e) => (e.op === "enqueue" ? e.value : "-"));
     t.same(commands, ["1", "2", "3", "s", "i", "s", "-", "-", "-", "t", "e", "r", "U", "w", "U"], "every command exactly once, in order");
 
-    t.same(await dequeueN(cluster.client(), 9), ["s", "i", "s", "t", "e", "r", "U", "w", "U"], "the rest in FIFO order");
-    await t.rejects(cluster.client().execute("dequeue", "default"), { code: "EMPTY" }, "and then nothing");
+    t.same(await dequeueN(cluster.client(undefined, clientTimeoutMs), 9), ["s", "i", "s", "t", "e", "r", "U", "w", "U"], "the rest in FIFO order");
+    await t.rejects(cluster.client(undefined, clientTimeoutMs).execute("dequeue", "default"), { code: "EMPTY" }, "and then nothing");
     const corrupted = cluster.members.reduce((sum, m) => sum + (m.proxy?.stats.chunksCorrupted ?? 0), 0);
     t.ok(corrupted > 0, `the proxies corrupted ${corrupted} segments along the way`);
   } catch (error) {

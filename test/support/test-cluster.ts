@@ -21,6 +21,8 @@ export interface TestClusterOptions {
   faults?: Partial<FaultConfig>;
   /** Extra raftd flags for every node. */
   raftdArgs?: string[];
+  /** Deadline for forming the cluster (default 60 s). */
+  waitMs?: number;
 }
 
 interface Member {
@@ -74,8 +76,9 @@ export class TestCluster {
     }
     const first = this.startNode(0, null);
     await first.waitForEvent("listening");
-    await Promise.all(this.members.slice(1).map(async (_, k) => this.startNode(k + 1, this.addresses[0] ?? null).waitForEvent("listening", 60_000)));
-    await this.waitForVoters(this.options.nodes, 60_000);
+    const waitMs = this.options.waitMs ?? 60_000;
+    await Promise.all(this.members.slice(1).map(async (_, k) => this.startNode(k + 1, this.addresses[0] ?? null).waitForEvent("listening", waitMs)));
+    await this.waitForVoters(this.options.nodes, waitMs);
   }
 
   startNode(i: number, join: string | null): RaftdProcess {
