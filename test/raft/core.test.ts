@@ -142,3 +142,41 @@ t.test("a non-voter's lease on its last leader expires, so it can vote for a nee
   const reply = take(core).messages[0] as RaftMessage & { granted: boolean };
   t.ok(reply.granted, "lease expired: answered and granted");
 });
+
+t.test("§5.3 leader backtracking skips a whole conflicting term using the follower's hint", async (t) => {
+  const leaderFor = (): RaftCore => {
+    const state = RaftCore.bootstrap(["a", "b", "c"]);
+    for (const [index, term] of [[2, 2], [3, 2], [4, 3]]) {
+      state.entries.push({ index: index!, term: term!, kind: "normal", data: new Uint8Array() });
+    }
+    state.hardState.term = 3;
+    const core = make("a", state);
+    core.campaign("election");
+    core.step({ type: "RequestVoteResponse", from: "c", to: "a", term: 4, granted: true, preVote: false });
+    core.advance(take(core));
+    return core;
+  };
+  const appendTo = (ready: Ready, to: string): AppendEntries =>
+    ready.messages.find((m): m is AppendEntries => m.type === "AppendEntries" && m.to === to)!;
+  const reject = (conflictIndex: number, conflictTerm: number): RaftMessage => ({
+    type: "AppendEntriesResponse", from: "b", to: "a", term: 4, success: false, matchIndex: 4, conflictIndex, conflictTerm, readContext: 0,
+  });
+
+  let core = leaderFor();
+  t.equal(core.role, "leader");
+  core.step(reject(2, 2)); // b holds term 2 from index 2 at index 4
+  let ready = take(core);
+  t.equal(appendTo(ready, "b").prevLogIndex, 3, "resume after our last entry of term 2");
+  t.equal(appendTo(ready, "b").prevLogTerm, 2);
+
+  core = leaderFor();
+  core.step(reject(3, 0)); // b's log ends at 2
+  ready = take(core);
+  t.equal(appendTo(ready, "b").prevLogIndex, 2, "resume at the end of b's log");
+
+  core = leaderFor();
+  core.step(reject(3, 0));
+  core.step(reject(3, 0)); // a duplicate of an answer to an older probe
+  ready = take(core);
+  t.equal(ready.messages.filter((m) => m.to === "b" && m.type === "AppendEntries").length, 1, "stale rejection ignored");
+});
