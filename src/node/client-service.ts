@@ -42,6 +42,12 @@ const opNames = ["", "enqueue", "dequeue", "peek", "length"] as const;
 export class ClientService {
   private readonly options: ClientServiceOptions;
   readonly stats = { requests: 0, redirects: 0, errors: 0 };
+  /**
+   * Optional instrumentation (src/admin): called when a request arrives with its kind (the queue
+   * op for ExecuteRequest, else the message type); its result is called with "ok" or the error
+   * code when the reply is sent. Null costs nothing.
+   */
+  requestTimer: ((kind: string) => (result: string) => void) | null = null;
 
   /** Commands proposed and not yet applied, by client: retries join them (see proposeOnce). */
   private readonly inflight = new Map<string, { seq: number; promise: Promise<{ index: number; result: ApplyResult | null }> }>();
@@ -56,12 +62,15 @@ export class ClientService {
     const reply = inbound.reply;
     if (reply === null) return; // one-way client frames carry nothing we act on
     this.stats.requests += 1;
+    const done = this.requestTimer === null ? null : this.requestTimer(requestKind(inbound.message));
     this.dispatch(inbound.message, inbound.from).then(
       (answer) => {
+        if (done !== null) done("ok");
         reply(answer);
       },
       (error: unknown) => {
         if (!isRaftmqError(error)) throw error; // a bug: let it crash the process
+        if (done !== null) done(error.code);
         this.stats.errors += 1;
         if (error.code === "RAFT_NOT_LEADER") this.stats.redirects += 1;
         this.options.logger.debug({ event: "client-error", code: error.code, client: inbound.from }, "request refused");
@@ -292,6 +301,11 @@ export class ClientService {
     const leader = typeof error.details.leader === "string" ? error.details.leader : "";
     return { type: "ErrorReply", body: { code: error.code, message: error.message, leaderId: leader, leaderAddress: leader } };
   }
+}
+
+function requestKind(message: WireMessage): string {
+  if (message.type !== "ExecuteRequest") return message.type;
+  return opNames[message.body.op] || "unknown";
 }
 
 function emptyExecuteReply(fields: Partial<{ op: number; index: number; value: string; length: number; entryIndex: number }>): {

@@ -116,6 +116,10 @@ export class RaftNode<Result> {
   private readonly listeners = new Map<NodeEvent, Array<() => void>>();
   /** Counters for the periodic summary and for status. */
   readonly stats = { ticks: 0, readies: 0, entriesPersisted: 0, persists: 0, messagesSent: 0, messagesReceived: 0, applied: 0, snapshots: 0 };
+  /** Tick count (stats.ticks) at the last raft message from each sender: "last contact" for src/admin. */
+  readonly lastHeardTick = new Map<NodeId, number>();
+  /** Optional instrumentation (src/admin): called before each storage.persist, its result after. */
+  persistTimer: (() => () => void) | null = null;
 
   constructor(options: RaftNodeOptions<Result>) {
     this.options = options;
@@ -168,6 +172,7 @@ export class RaftNode<Result> {
   receive(message: RaftMessage): void {
     if (!this.running) return;
     this.stats.messagesReceived += 1;
+    this.lastHeardTick.set(message.from, this.stats.ticks);
     if (message.type === "AppendEntries") {
       if (message.entries.length === 0) this.activity.heartbeatsReceived += 1;
       else this.activity.appendsReceived += 1;
@@ -279,7 +284,9 @@ export class RaftNode<Result> {
   private async handleReady(ready: Ready): Promise<void> {
     this.stats.readies += 1;
     if (ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
+      const persisted = this.persistTimer === null ? null : this.persistTimer();
       await this.options.storage.persist(ready.hardState, ready.entries, ready.snapshot);
+      if (persisted !== null) persisted();
       this.stats.persists += 1;
       this.stats.entriesPersisted += ready.entries.length;
       this.activity.fsyncs += 1;

@@ -170,6 +170,16 @@ export class QueueStateMachine {
     return fifo === undefined ? PEEK_EMPTY : { ok: true, value: fifo.peekValue() };
   }
 
+  /** Names and lengths of at most `max` non-empty queues (for metrics and the admin endpoint). */
+  queueLengths(max: number): Array<{ queue: string; length: number }> {
+    const out: Array<{ queue: string; length: number }> = [];
+    for (const [queue, fifo] of this.state.queues) {
+      if (out.length >= max) break;
+      out.push({ queue, length: fifo.count });
+    }
+    return out;
+  }
+
   /** Number of messages in `queue`; throws BAD_REQUEST on an invalid name. */
   length(queue: string): number {
     this.checkQueueName(queue);
