@@ -30,6 +30,7 @@ import { assert, unreachable } from "../util/assert";
 import type { Rng } from "../util/rng";
 import { validateRaftConfig, type RaftConfig, type RaftConfigInput } from "./config";
 import type { CoreLogger } from "./logger";
+import { acceptAppendEntries, acceptSnapshot } from "./follower";
 import { RaftLog } from "./log";
 import { isVoter } from "./membership";
 import { voteResult } from "./quorum";
@@ -336,50 +337,16 @@ export abstract class RaftCoreBase {
   // ---------------------------------------------------------------- follower side
 
   protected handleAppendEntries(message: AppendEntries): void {
-    const log = this.log;
-    const reply = (success: boolean, matchIndex: number, conflictIndex: number, conflictTerm: number): void =>
-      this.send({
-        type: "AppendEntriesResponse",
-        to: message.from,
-        success,
-        matchIndex,
-        conflictIndex,
-        conflictTerm,
-        readContext: message.readContext,
-      });
-    if (message.prevLogIndex < log.commitIndex) {
-      // Everything up to our commitIndex matches any current leader (§5.4 leader completeness).
-      reply(true, log.commitIndex, 0, 0);
-      return;
-    }
-    if (log.matchTerm(message.prevLogIndex, message.prevLogTerm)) {
-      const lastNew = log.appendFromLeader(message.prevLogIndex, message.entries);
-      log.commitTo(Math.min(message.leaderCommit, lastNew));
-      reply(true, lastNew, 0, 0);
-      return;
-    }
-    // Rejected: matchIndex carries the rejected prevLogIndex so the leader can spot stale answers.
-    if (message.prevLogIndex > log.lastIndex()) {
-      reply(false, message.prevLogIndex, log.lastIndex() + 1, 0);
-      return;
-    }
-    const conflictTerm = log.term(message.prevLogIndex);
-    assert(conflictTerm !== null, "prevLogIndex >= commitIndex >= snapshotIndex has a term");
-    reply(false, message.prevLogIndex, log.firstIndexOfTermAt(message.prevLogIndex), conflictTerm);
+    const verdict = acceptAppendEntries(this.log, message);
+    this.send({ type: "AppendEntriesResponse", to: message.from, ...verdict, readContext: message.readContext });
   }
 
   protected handleInstallSnapshot(message: InstallSnapshot): void {
-    const meta = message.snapshot.meta;
-    const log = this.log;
-    if (meta.index <= log.commitIndex) {
-      // Stale or duplicate: we already have (and committed) everything it covers.
-    } else if (log.matchTerm(meta.index, meta.term)) {
-      log.commitTo(meta.index);
-    } else {
-      this.logger.info({ term: this.term, index: meta.index, event: "snapshot-restore" }, "restoring snapshot");
-      log.restore(message.snapshot);
+    const verdict = acceptSnapshot(this.log, message);
+    if (verdict === "restored") {
+      this.logger.info({ term: this.term, index: message.snapshot.meta.index, event: "snapshot-restore" }, "restored snapshot");
     }
-    this.send({ type: "InstallSnapshotResponse", to: message.from, matchIndex: log.commitIndex });
+    this.send({ type: "InstallSnapshotResponse", to: message.from, matchIndex: this.log.commitIndex });
   }
 
   // ---------------------------------------------------------------- Ready
