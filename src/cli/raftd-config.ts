@@ -2,9 +2,15 @@
  * raftd's flags (issue 5 spells them; they are a contract: add, never rename):
  *
  *   raftd --listen HOST:PORT [--advertise HOST:PORT] [--join HOST:PORT] --data-dir DIR
- *         [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT]
+ *         [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT|auto] [--admin-public]
  *         [--log-level trace|debug|info|warn|error] [--fsync always|never]
  *         [--snapshot-entries N] [--max-value-bytes N]
+ *
+ * Admin (src/admin, issue 7): --admin HOST:PORT serves plain HTTP there; --admin auto serves on
+ * the advertised raft port + 1000 (the dashboard derives peers' admin URLs from their raft
+ * addresses by the same rule). The admin endpoint binds loopback unless --admin-public is given:
+ * a non-loopback --admin host without it is refused, and auto binds 127.0.0.1 (with
+ * --admin-public: the --listen host).
  *
  * Time: the node ticks every heartbeat interval; one tick is heartbeatMs, so heartbeatTicks = 1
  * and electionTicks = round(electionTimeoutMs / heartbeatMs), at least 3 (a follower then waits a
@@ -22,7 +28,10 @@ export interface RaftdConfig {
   dataDir: string;
   heartbeatMs: number;
   electionTimeoutMs: number;
+  /** Null when there is no admin endpoint or it is "auto" (then adminAuto is true). */
   admin: HostPort | null;
+  adminAuto: boolean;
+  adminPublic: boolean;
   logLevel: LogLevel;
   fsync: "always" | "never";
   snapshotEntries: number;
@@ -30,7 +39,7 @@ export interface RaftdConfig {
 }
 
 export const raftdUsage = `usage: raftd --listen HOST:PORT [--advertise HOST:PORT] [--join HOST:PORT] --data-dir DIR
-             [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT]
+             [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT|auto] [--admin-public]
              [--log-level trace|debug|info|warn|error] [--fsync always|never]
              [--snapshot-entries N] [--max-value-bytes N]`;
 
@@ -60,7 +69,7 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
       "snapshot-entries",
       "max-value-bytes",
     ],
-    booleans: ["help"],
+    booleans: ["help", "admin-public"],
   });
   if (flags._.length > 0) throw invalid(`unexpected argument ${JSON.stringify(String(flags._[0]))}`);
   if (flags.listen === undefined) throw invalid("--listen HOST:PORT is required");
@@ -80,6 +89,12 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
   if (electionTimeoutMs < heartbeatMs * 3) {
     throw invalid(`--election-timeout-ms (${electionTimeoutMs}) must be at least 3 x --heartbeat-ms (${heartbeatMs})`);
   }
+  const adminAuto = flags.admin === "auto";
+  const adminPublic = flags["admin-public"] === true;
+  const admin = flags.admin === undefined || adminAuto ? null : parseHostPort(flags.admin, "--admin", true);
+  if (admin !== null && !adminPublic && !isLoopbackHost(admin.host)) {
+    throw invalid(`--admin ${admin.host} is not a loopback address: add --admin-public to serve the admin endpoint beyond this machine`);
+  }
   const fsync = flags.fsync ?? "always";
   if (fsync !== "always" && fsync !== "never") throw invalid(`--fsync: expected always|never, got ${JSON.stringify(fsync)}`);
   return {
@@ -89,7 +104,9 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
     dataDir: flags["data-dir"],
     heartbeatMs,
     electionTimeoutMs,
-    admin: flags.admin === undefined ? null : parseHostPort(flags.admin, "--admin", true),
+    admin,
+    adminAuto,
+    adminPublic,
     logLevel: flags["log-level"] === undefined ? "info" : parseLogLevel(flags["log-level"]),
     fsync,
     snapshotEntries:
@@ -98,6 +115,13 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
       flags["max-value-bytes"] === undefined ? defaults.maxValueBytes : parsePositiveInt(flags["max-value-bytes"], "--max-value-bytes", 8 * 1024 * 1024),
   };
 }
+
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Admin port = advertised raft port + this, with --admin auto. */
+export const adminAutoPortOffset = 1000;
 
 export function electionTicksOf(config: RaftdConfig): number {
   return Math.max(3, Math.round(config.electionTimeoutMs / config.heartbeatMs));

@@ -30,7 +30,8 @@ import { readIdentity, writeIdentity, type NodeIdentity } from "../node/node-ide
 import { NodeLogger } from "../node/node-logger";
 import { RaftNode } from "../node/raft-node";
 import { SnapshotAssembler, SnapshotSender } from "../node/snapshot-chunks";
-import { electionTicksOf, parseRaftdArgs, raftdUsage, type RaftdConfig } from "./raftd-config";
+import { adminAutoPortOffset, electionTicksOf, parseRaftdArgs, raftdUsage, type RaftdConfig } from "./raftd-config";
+import { startAdmin } from "../admin";
 import { createLogger } from "./logger";
 import type bunyan from "bunyan";
 
@@ -164,6 +165,20 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     "listening",
   );
   node.start();
+
+  // Admin endpoint (issue 7): status, log, metrics, dashboard; closed when the node stops.
+  if (config.admin !== null || config.adminAuto) {
+    const placement = { admin: config.admin, auto: config.adminAuto, public: config.adminPublic, raftAddress: id, listenHost: config.listen.host, portOffset: adminAutoPortOffset };
+    const admin = await startAdmin(placement, { node, core, service, stateMachine, tickMs: config.heartbeatMs, wire: manager, storage }, logger).catch(
+      async (error: unknown) => {
+        await node.stop(); // no admin endpoint although asked for one: do not run half-configured
+        await manager.close();
+        await storage.close();
+        throw error;
+      },
+    );
+    node.on("stopped", () => void admin.close());
+  }
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
