@@ -8,6 +8,8 @@
  * time. Their log lines are interleaved on this terminal. Ctrl+C (SIGINT) or SIGTERM stops every
  * node (SIGTERM, then SIGKILL after a grace period) and exits once all are gone. With existing
  * data dirs the nodes restart with their persisted state; --fresh wipes DIR first.
+ * Every node runs its admin endpoint with --admin auto (port P+1000, ...); the dashboard URL of
+ * the first node is printed (any node's serves the same dashboard).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -18,6 +20,8 @@ import { parseFlags, parseLogLevel, parsePositiveInt } from "./args";
 
 const stopGraceMs = 5_000;
 const nodesMax = 7;
+/** raftd --admin auto: admin port = raft port + 1000. */
+const adminPortOffset = 1000;
 
 interface ClusterOptions {
   nodes: number;
@@ -32,7 +36,7 @@ function parseOptions(argv: string[]): ClusterOptions {
   if (flags._.length > 0) throw new RaftmqError("CONFIG_INVALID", `unexpected argument ${String(flags._[0])}`);
   const basePort = flags["base-port"] === undefined ? 7001 : parsePositiveInt(flags["base-port"], "--base-port", 65535);
   const nodes = flags.nodes === undefined ? 3 : parsePositiveInt(flags.nodes, "--nodes", nodesMax);
-  if (basePort + nodes - 1 > 65535) throw new RaftmqError("CONFIG_INVALID", "--base-port: ports run past 65535");
+  if (basePort + nodes - 1 + adminPortOffset > 65535) throw new RaftmqError("CONFIG_INVALID", "--base-port: ports run past 65535");
   return {
     nodes,
     basePort,
@@ -49,7 +53,7 @@ function startNode(options: ClusterOptions, port: number, join: string | null): 
   const address = `127.0.0.1:${port}`;
   const dataDir = path.join(options.dir, `node-${port}`);
   fs.mkdirSync(dataDir, { recursive: true });
-  const args = [raftdPath, "--listen", address, "--data-dir", dataDir, "--log-level", options.logLevel];
+  const args = [raftdPath, "--listen", address, "--data-dir", dataDir, "--log-level", options.logLevel, "--admin", "auto"];
   if (join !== null) args.push("--join", join);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "1" } });
   // Children do not see our TTY, so they log JSON; we re-render each line for humans.
@@ -99,6 +103,7 @@ async function main(argv: string[]): Promise<void> {
       `[cluster] ${options.nodes} nodes: ${addresses.join(" ")}  (data: ${options.dir})`,
       `[cluster] talk to it:  ${raftctlPath} --cluster ${addresses.join(",")} enqueue hello`,
       `[cluster]              ${raftctlPath} --cluster ${addresses.join(",")}      (REPL)`,
+      `[cluster] dashboard:   http://127.0.0.1:${options.basePort + adminPortOffset}/   (metrics: /metrics, status: /status)`,
       "[cluster] Ctrl+C stops every node",
       "",
     ].join("\n"),

@@ -3,13 +3,17 @@
  *
  *   raftctl --cluster HOST:PORT[,HOST:PORT...] [--timeout-ms N] [--json] [--queue NAME] COMMAND
  *     enqueue STRING | dequeue | peek | length | log | status | add-server HOST:PORT |
- *     remove-server HOST:PORT | transfer-leader HOST:PORT
+ *     remove-server HOST:PORT | transfer-leader HOST:PORT | dashboard [--admin HOST:PORT]
  *   (no COMMAND: an interactive REPL with the same commands, plus help and quit)
  *
  * It follows NOT_LEADER redirects and retries timeouts with the same client id and sequence
  * number (exactly-once), and gives up after --timeout-ms with exit code 1. --json prints one
  * JSON object per command on stdout; errors are {"ok":false,"error":CODE,"message":...} with a
  * non-zero exit code (1: the cluster said no or did not answer, 2: bad usage).
+ *
+ * `dashboard` prints the URL of the admin dashboard (src/admin): --admin HOST:PORT names the admin
+ * endpoint; without it the leader's admin endpoint is assumed at its raft port + 1000 (raftd
+ * --admin auto). Either way the URL is checked (GET /status) before it is printed.
  */
 import readline from "node:readline";
 import { ClusterClient, type QueueOpName } from "../client/cluster-client";
@@ -30,6 +34,7 @@ commands:
   add-server HOST:PORT      add a node (as a learner, promoted once caught up)
   remove-server HOST:PORT   remove a node
   transfer-leader HOST:PORT hand leadership to a voter
+  dashboard                 print the dashboard URL (--admin HOST:PORT, else leader's raft port + 1000)
 without COMMAND: an interactive prompt (help, quit)`;
 
 const logPageLimit = 5_000;
@@ -40,6 +45,8 @@ interface CtlOptions {
   timeoutMs: number;
   json: boolean;
   queue: string;
+  /** --admin HOST:PORT for `dashboard`; null: the auto convention. */
+  admin: string | null;
 }
 
 /** The outcome of one command: what to print and the exit code. */
@@ -53,7 +60,7 @@ export async function main(argv: string[]): Promise<void> {
   let options: CtlOptions;
   let command: string[];
   try {
-    const flags = parseFlags(argv, { strings: ["cluster", "timeout-ms", "queue"], booleans: ["json", "help"] });
+    const flags = parseFlags(argv, { strings: ["cluster", "timeout-ms", "queue", "admin"], booleans: ["json", "help"] });
     if (flags.help === true) {
       process.stdout.write(raftctlUsage + "\n");
       return;
@@ -64,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
       timeoutMs: flags["timeout-ms"] === undefined ? 10_000 : parsePositiveInt(flags["timeout-ms"], "--timeout-ms", 3_600_000),
       json: flags.json === true,
       queue: typeof flags.queue === "string" ? flags.queue : "default",
+      admin: typeof flags.admin === "string" ? formatHostPort(parseHostPort(flags.admin, "--admin")) : null,
     };
     command = flags._.map(String);
   } catch (error) {
@@ -113,6 +121,7 @@ export async function runCommand(client: ClusterClient, options: CtlOptions, wor
     "add-server": 1,
     "remove-server": 1,
     "transfer-leader": 1,
+    dashboard: 0,
   };
   if (name === undefined || arity[name] === undefined) return usageError(`unknown command ${JSON.stringify(name ?? "")}`);
   if (args.length !== arity[name]) {
@@ -129,6 +138,8 @@ export async function runCommand(client: ClusterClient, options: CtlOptions, wor
         return await logCommand(client);
       case "status":
         return await statusCommand(client);
+      case "dashboard":
+        return await dashboardCommand(client, options);
       default:
         return await membershipCommand(client, name, args[0] ?? "");
     }
@@ -195,6 +206,34 @@ async function statusCommand(client: ClusterClient): Promise<Outcome> {
     ...members.map((m) => `  ${m.id.padEnd(22)} ${m.role.padEnd(9)} ${m.voter ? "voter  " : "learner"} ${m.reachable ? "up  " : "DOWN"} match=${m.matchIndex}`),
   ];
   return { json: { leader: body.leader, term: body.term, commitIndex: body.commitIndex, members }, text: lines.join("\n"), exitCode: 0 };
+}
+
+/** Admin port = raft port + this under raftd --admin auto (src/cli/raftd-config.ts). */
+const adminAutoPortOffset = 1000;
+const adminCheckTimeoutMs = 5_000;
+
+async function dashboardCommand(client: ClusterClient, options: CtlOptions): Promise<Outcome> {
+  let base: string;
+  let leader = "";
+  if (options.admin !== null) {
+    base = `http://${options.admin}`;
+  } else {
+    leader = expect(await client.call({ type: "StatusRequest", body: {} }), "StatusReply").body.leader;
+    const match = /^(.*):(\d+)$/.exec(leader);
+    if (match === null) throw new RaftmqError("ADMIN_UNAVAILABLE", "no leader known: cannot locate the dashboard");
+    base = `http://${match[1]}:${Number(match[2]) + adminAutoPortOffset}`;
+  }
+  let id: string;
+  try {
+    const response = await fetch(`${base}/status`, { signal: AbortSignal.timeout(Math.min(options.timeoutMs, adminCheckTimeoutMs)) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    id = String(((await response.json()) as { id?: unknown }).id);
+  } catch (error) {
+    const how = options.admin === null ? " (start raftd with --admin auto, or pass --admin HOST:PORT)" : "";
+    throw new RaftmqError("ADMIN_UNAVAILABLE", `no admin endpoint answers at ${base}${how}: ${(error as Error).message}`);
+  }
+  const url = `${base}/`;
+  return { json: { ok: true, url, node: id, leader }, text: url, exitCode: 0 };
 }
 
 async function membershipCommand(client: ClusterClient, name: string, target: string): Promise<Outcome> {

@@ -35,7 +35,9 @@ export type ErrorCode =
   | "STALE_SEQUENCE"
   | "SESSION_EXPIRED"
   | "SNAPSHOT_CORRUPT"
-  | "CONFIG_INVALID";
+  | "CONFIG_INVALID"
+  // admin endpoint (src/admin, raftctl dashboard)
+  | "ADMIN_UNAVAILABLE";
 
 export class RaftmqError extends Error {
   override name = "RaftmqError";
