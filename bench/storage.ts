@@ -26,7 +26,8 @@ function entryOf(index: number, bytes: number): LogEntry {
   return { index, term: 1, kind: "normal", data };
 }
 
-async function rawDatasync(dir: string, seconds: number): Promise<{ fsyncsPerSecond: number; count: number }> {
+/** Appends 64 B and fdatasyncs in a loop for `seconds` (shared with bench/run.ts as the fsync floor). */
+export async function rawDatasync(dir: string, seconds: number): Promise<{ fsyncsPerSecond: number; count: number }> {
   const file = path.join(dir, "raw-fsync.bin");
   const handle = await open(file, "w");
   const chunk = Buffer.alloc(64, 1);
@@ -146,7 +147,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -101,7 +101,8 @@ async function bareEcho(): Promise<{ socket: net.Socket; close: () => Promise<vo
   };
 }
 
-async function bareRoundTrips(count: number, bytes: Buffer): Promise<number> {
+/** Round trips/s of a bare node:net echo, one at a time (also bench/run.ts's RTT floor). */
+export async function bareRoundTrips(count: number, bytes: Buffer): Promise<number> {
   const { socket, close } = await bareEcho();
   let pendingBytes = 0;
   let resolveOne: (() => void) | null = null;
@@ -122,7 +123,8 @@ async function bareRoundTrips(count: number, bytes: Buffer): Promise<number> {
   return (count * 1000) / ms;
 }
 
-async function barePipelined(count: number, bytes: Buffer): Promise<number> {
+/** One-way writes/s of `bytes` over bare node:net (also bench/run.ts's pipelined floor). */
+export async function barePipelined(count: number, bytes: Buffer): Promise<number> {
   const server = net.createServer();
   let receivedBytes = 0;
   const totalBytes = count * bytes.length;

@@ -1,0 +1,103 @@
+/**
+ * The floors every cluster figure is compared with, measured in the same run on the same disk
+ * and loopback:
+ *   fsyncMs:           mean latency of append 64 B + fdatasync on the data dirs' disk
+ *                      (bench/storage.ts rawDatasync);
+ *   rttMs:             mean bare node:net echo round trip of a 100-byte message, one at a time
+ *                      (bench/wire/bench.ts bareRoundTrips);
+ *   pipelinedMsgsPerSec: one-way 100-byte writes/s over one bare connection (barePipelined);
+ *   bareReplication:   entries/s committed by three processes that only replicate batches over
+ *                      bare net and fdatasync them (bench/lib/bare-replica.ts), window 64, 64 B.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as readline from "node:readline";
+import { rawDatasync } from "../storage";
+import { barePipelined, bareRoundTrips } from "../wire/bench";
+
+export interface Floors {
+  fsyncMs: number;
+  fsyncsPerSec: number;
+  rttMs: number;
+  roundTripsPerSec: number;
+  pipelinedMsgsPerSec: number;
+  bareReplicationEntriesPerSec: number | null;
+  bareReplicationEntriesPerFsync: number | null;
+  dir: string;
+}
+
+const bareReplicaScript = path.join(__dirname, "bare-replica.js");
+
+function firstJsonLine(child: ChildProcess, timeoutMs: number): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    if (child.stdout === null) return reject(new Error("no stdout"));
+    const rl = readline.createInterface({ input: child.stdout });
+    const timer = setTimeout(() => reject(new Error("bare replica did not answer in time")), timeoutMs);
+    rl.once("line", (line) => {
+      clearTimeout(timer);
+      rl.close();
+      try {
+        resolve(JSON.parse(line) as Record<string, number>);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`bare replica exited with ${String(code)}`)));
+  });
+}
+
+/** Three bare-replica processes for `seconds`; null figures if the script is missing. */
+export async function bareReplicationFloor(dir: string, seconds: number, window: number, entryBytes: number): Promise<{ entriesPerSec: number; entriesPerFsync: number } | null> {
+  if (!fs.existsSync(bareReplicaScript)) return null; // run from tsx: no compiled child script
+  const children: ChildProcess[] = [];
+  try {
+    const ports: number[] = [];
+    for (const name of ["f1", "f2"]) {
+      fs.mkdirSync(path.join(dir, name));
+      const child = spawn(process.execPath, [bareReplicaScript, "follower", path.join(dir, name)], { stdio: ["ignore", "pipe", "inherit"] });
+      children.push(child);
+      ports.push((await firstJsonLine(child, 10_000))["port"] ?? 0);
+    }
+    fs.mkdirSync(path.join(dir, "leader"));
+    const args = [bareReplicaScript, "leader", path.join(dir, "leader"), ...ports.map(String), String(window), String(seconds), String(entryBytes)];
+    const leader = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    children.push(leader);
+    const result = await firstJsonLine(leader, seconds * 1000 + 20_000);
+    const entries = result["entries"] ?? 0;
+    return { entriesPerSec: result["entriesPerSec"] ?? 0, entriesPerFsync: entries / Math.max(1, result["fsyncs"] ?? 1) };
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  }
+}
+
+export async function measureFloors(dir: string, quick: boolean): Promise<Floors> {
+  const seconds = quick ? 1 : 3;
+  const fsyncDir = fs.mkdtempSync(path.join(dir, "floor-fsync-"));
+  let raw: { fsyncsPerSecond: number };
+  try {
+    raw = await rawDatasync(fsyncDir, seconds);
+  } finally {
+    fs.rmSync(fsyncDir, { recursive: true, force: true });
+  }
+  const message = Buffer.alloc(100, 1);
+  const roundTripsPerSec = await bareRoundTrips(quick ? 5_000 : 20_000, message);
+  const pipelinedMsgsPerSec = await barePipelined(quick ? 100_000 : 300_000, message);
+  const replicaDir = fs.mkdtempSync(path.join(dir, "floor-replica-"));
+  let bare: { entriesPerSec: number; entriesPerFsync: number } | null;
+  try {
+    bare = await bareReplicationFloor(replicaDir, quick ? 2 : 5, 64, 64);
+  } finally {
+    fs.rmSync(replicaDir, { recursive: true, force: true });
+  }
+  return {
+    fsyncMs: 1000 / raw.fsyncsPerSecond,
+    fsyncsPerSec: raw.fsyncsPerSecond,
+    rttMs: 1000 / roundTripsPerSec,
+    roundTripsPerSec,
+    pipelinedMsgsPerSec,
+    bareReplicationEntriesPerSec: bare?.entriesPerSec ?? null,
+    bareReplicationEntriesPerFsync: bare?.entriesPerFsync ?? null,
+    dir,
+  };
+}

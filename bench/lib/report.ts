@@ -1,0 +1,193 @@
+/**
+ * Results of bench/run.ts: the scenario record written to JSON, the targets of issue 6 checked
+ * against it, the text table (each figure beside its floor) and a hand-written SVG chart.
+ * Pure functions of the results: no I/O here.
+ */
+import type { Floors } from "./floors";
+import type { MachineInfo } from "./proc-stats";
+
+export interface NodeFigures {
+  name: string;
+  role: "leader" | "follower";
+  cpuSecondsPer10kOps: number | null;
+  peakRssMb: number | null;
+  rssMb: number | null;
+}
+
+export interface TargetCheck {
+  what: string;
+  target: string;
+  value: string;
+  met: boolean;
+}
+
+export interface FailoverFigures {
+  electionTimeoutMs: number;
+  noLeaderMs: number | null;
+  longestStallMs: number;
+  acknowledgedEnqueues: number;
+  opsLost: number;
+  duplicates: number;
+  p99DuringFailoverMs: number;
+  maxDuringFailoverMs: number;
+  /** Errors while draining (a lost dequeue reply would show up as a lost op: look here). */
+  drainErrors: Record<string, number>;
+}
+
+export interface ScenarioResult {
+  name: string;
+  op: string;
+  payloadBytes: number;
+  concurrency: number;
+  nodes: number;
+  ops: number;
+  seconds: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  meanMs: number;
+  errors: Record<string, number>;
+  emptyReplies: number;
+  /** Leader's entries per fsync from its activity lines covering exactly this scenario; null if missing. */
+  leaderEntriesPerFsync: number | null;
+  followerEntriesPerFsync: number | null;
+  benchCpuSecondsPer10kOps: number;
+  benchPeakRssMb: number | null;
+  nodeFigures: NodeFigures[];
+  /** p50 / (fsync + 2 RTT) and ops/s / bare replication entries/s. */
+  p50OverFloor: number;
+  opsOverBareReplication: number | null;
+  failover?: FailoverFigures;
+  targets: TargetCheck[];
+}
+
+export interface BenchReport {
+  machine: MachineInfo;
+  floors: Floors;
+  startedAt: string;
+  quick: boolean;
+  scenarios: ScenarioResult[];
+  notes: string[];
+}
+
+const fixed = (n: number, digits = 2): string => n.toFixed(digits);
+const thousands = (n: number): string => Math.round(n).toLocaleString("en-US");
+
+/** The targets of issue 6 that apply to a scenario (by name). */
+export function targetsFor(result: Omit<ScenarioResult, "targets">, extra: { emptyOpsPerSec?: number }): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const n = result.name;
+  if (/^enqueue-64B-c64-n3$/.test(n)) {
+    checks.push({ what: "ops/s", target: ">= 25,000", value: thousands(result.opsPerSec), met: result.opsPerSec >= 25_000 });
+    checks.push({ what: "p99", target: "< 10 ms", value: `${fixed(result.p99Ms)} ms`, met: result.p99Ms < 10 });
+  }
+  if (n === "dequeue-64B-c64-n3") checks.push({ what: "ops/s", target: ">= 27,000", value: thousands(result.opsPerSec), met: result.opsPerSec >= 27_000 });
+  if (n === "enqueue-64B-c1-n3") {
+    checks.push({ what: "p50", target: "< 0.6 ms", value: `${fixed(result.p50Ms, 3)} ms`, met: result.p50Ms < 0.6 });
+    checks.push({ what: "p99", target: "< 2 ms", value: `${fixed(result.p99Ms, 3)} ms`, met: result.p99Ms < 2 });
+  }
+  const f = result.failover;
+  if (f !== undefined) {
+    const limit = 2 * f.electionTimeoutMs;
+    checks.push({ what: "no leader", target: `< ${limit} ms`, value: f.noLeaderMs === null ? "unknown" : `${Math.round(f.noLeaderMs)} ms`, met: f.noLeaderMs !== null && f.noLeaderMs < limit });
+    checks.push({ what: "ops lost", target: "0", value: String(f.opsLost), met: f.opsLost === 0 });
+  }
+  if (n.endsWith("-1M")) {
+    const worst = Math.max(...result.nodeFigures.map((node) => node.rssMb ?? Number.POSITIVE_INFINITY));
+    checks.push({ what: "RSS/node, 1M queued", target: "< 300 MB", value: `${fixed(worst, 0)} MB`, met: worst < 300 });
+    if (extra.emptyOpsPerSec !== undefined) {
+      const ratio = result.opsPerSec / extra.emptyOpsPerSec;
+      checks.push({ what: "ops/s vs empty", target: ">= 0.80", value: fixed(ratio), met: ratio >= 0.8 });
+    }
+  }
+  return checks;
+}
+
+export function formatFloors(floors: Floors): string {
+  const lines = [
+    "floors (same run, same disk and loopback)",
+    `  fdatasync (64 B append)      ${fixed(floors.fsyncMs, 3)} ms   (${thousands(floors.fsyncsPerSec)}/s, ${floors.dir})`,
+    `  loopback round trip (bare)   ${fixed(floors.rttMs, 3)} ms   (${thousands(floors.roundTripsPerSec)}/s)`,
+    `  pipelined 100 B msgs (bare)  ${thousands(floors.pipelinedMsgsPerSec)}/s`,
+  ];
+  if (floors.bareReplicationEntriesPerSec !== null) {
+    lines.push(`  bare replication, 3 procs    ${thousands(floors.bareReplicationEntriesPerSec)} entries/s (window 64, 64 B, ${fixed(floors.bareReplicationEntriesPerFsync ?? 0, 1)} entries/fsync)`);
+  }
+  return lines.join("\n");
+}
+
+export function formatScenario(r: ScenarioResult, floors: Floors): string {
+  const floorMs = floors.fsyncMs + 2 * floors.rttMs;
+  const errors = Object.entries(r.errors).map(([code, count]) => `${code} x${count}`).join(", ");
+  const nodes = r.nodeFigures
+    .map((node) => `${node.name}${node.role === "leader" ? "*" : ""} cpu ${node.cpuSecondsPer10kOps === null ? "-" : fixed(node.cpuSecondsPer10kOps)} s peak ${node.peakRssMb === null ? "-" : fixed(node.peakRssMb, 0)} MB`)
+    .join(" | ");
+  const lines = [
+    `${r.name}: ${thousands(r.opsPerSec)} ops/s (${thousands(r.ops)} ops in ${fixed(r.seconds, 1)} s)` +
+      (r.opsOverBareReplication === null ? "" : `  = ${fixed(r.opsOverBareReplication)} x bare replication floor`),
+    `  latency p50 ${fixed(r.p50Ms, 3)}  p99 ${fixed(r.p99Ms, 3)}  p99.9 ${fixed(r.p999Ms, 3)}  max ${fixed(r.maxMs, 3)} ms` +
+      `   p50 = ${fixed(r.p50OverFloor)} x (fsync + 2 RTT = ${fixed(floorMs, 3)} ms)`,
+    `  entries/fsync leader ${r.leaderEntriesPerFsync === null ? "-" : fixed(r.leaderEntriesPerFsync, 1)}  followers ${r.followerEntriesPerFsync === null ? "-" : fixed(r.followerEntriesPerFsync, 1)}` +
+      `   cpu s/10k ops: bench ${fixed(r.benchCpuSecondsPer10kOps)} | ${nodes}`,
+  ];
+  if (errors !== "" || r.emptyReplies > 0) lines.push(`  errors: ${errors === "" ? "none" : errors}; EMPTY replies ${r.emptyReplies}`);
+  if (r.failover !== undefined) {
+    const f = r.failover;
+    lines.push(
+      `  failover: no leader ${f.noLeaderMs === null ? "unknown" : `${Math.round(f.noLeaderMs)} ms`} (election timeout ${f.electionTimeoutMs} ms), longest stall ${Math.round(f.longestStallMs)} ms, ` +
+        `acked enqueues ${f.acknowledgedEnqueues}, lost ${f.opsLost}, duplicates ${f.duplicates}, p99 during failover ${fixed(f.p99DuringFailoverMs)} ms (max ${fixed(f.maxDuringFailoverMs)} ms)`,
+    );
+  }
+  for (const t of r.targets) lines.push(`  target ${t.what} ${t.target}: ${t.value}  met? ${t.met ? "yes" : "NO"}`);
+  return lines.join("\n");
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Two horizontal bar panels: ops/s per scenario, and p50/p99 latency (log scale). */
+export function renderSvg(report: BenchReport): string {
+  const rows = report.scenarios;
+  const rowPx = 22;
+  const labelPx = 230;
+  const barPx = 520;
+  const width = labelPx + barPx + 130;
+  const panelTop = [40, 40 + rows.length * rowPx + 60];
+  const height = panelTop[1]! + rows.length * rowPx + 50;
+  const maxOps = Math.max(1, ...rows.map((r) => r.opsPerSec));
+  const latencies = rows.flatMap((r) => [r.p50Ms, r.p99Ms]).filter((v) => v > 0);
+  const lowMs = Math.min(0.1, ...latencies);
+  const highMs = Math.max(10, ...latencies);
+  const logX = (ms: number): number => (Math.log10(Math.max(ms, lowMs) / lowMs) / Math.log10(highMs / lowMs)) * barPx;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">raftmq bench ${escapeXml(report.startedAt)} (${report.machine.nproc} CPU, ${escapeXml(report.machine.cpuModel)}, node ${escapeXml(report.machine.node)})</text>`,
+    `<text x="10" y="${panelTop[0]! - 6}" font-weight="bold">throughput (ops/s)</text>`,
+    `<text x="10" y="${panelTop[1]! - 6}" font-weight="bold">latency, log scale: p50 (dark) and p99 (light), ms</text>`,
+  ];
+  rows.forEach((r, i) => {
+    const y0 = panelTop[0]! + i * rowPx;
+    const w = (r.opsPerSec / maxOps) * barPx;
+    out.push(`<text x="10" y="${y0 + 15}">${escapeXml(r.name)}</text>`);
+    out.push(`<rect x="${labelPx}" y="${y0 + 3}" width="${w.toFixed(1)}" height="${rowPx - 6}" fill="#3b7dd8"/>`);
+    out.push(`<text x="${labelPx + w + 4}" y="${y0 + 15}">${thousands(r.opsPerSec)}</text>`);
+    const y1 = panelTop[1]! + i * rowPx;
+    out.push(`<text x="10" y="${y1 + 15}">${escapeXml(r.name)}</text>`);
+    out.push(`<rect x="${labelPx}" y="${y1 + 3}" width="${logX(r.p99Ms).toFixed(1)}" height="${rowPx - 6}" fill="#f0a35e"/>`);
+    out.push(`<rect x="${labelPx}" y="${y1 + 6}" width="${logX(r.p50Ms).toFixed(1)}" height="${rowPx - 12}" fill="#c0561b"/>`);
+    out.push(`<text x="${labelPx + logX(r.p99Ms) + 4}" y="${y1 + 15}">${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)}</text>`);
+  });
+  const axisY = panelTop[1]! + rows.length * rowPx + 14;
+  for (let ms = 0.1; ms <= highMs * 1.001; ms *= 10) {
+    if (ms < lowMs) continue;
+    const x = labelPx + logX(ms);
+    out.push(`<line x1="${x.toFixed(1)}" y1="${panelTop[1]!}" x2="${x.toFixed(1)}" y2="${axisY - 10}" stroke="#bbb" stroke-dasharray="2,2"/>`);
+    out.push(`<text x="${x.toFixed(1)}" y="${axisY + 2}" text-anchor="middle">${ms >= 1 ? ms.toFixed(0) : ms.toFixed(1)} ms</text>`);
+  }
+  out.push("</svg>");
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,226 @@
+/**
+ * The raftmq benchmark (issue 6): real raftd clusters on 127.0.0.1 driven through the client
+ * protocol, every figure printed beside its floor and its target. Not a test: it never fails on
+ * a figure (exit 1 only when the harness itself fails).
+ *
+ *   npm run bench -- [--quick] [--million] [--json FILE] [--only NAME,NAME] [--profile-leader DIR]
+ *                    [--dir PARENT]
+ *
+ * --quick           the five scenarios issue 6 names, 5 s each (under 90 s in all)
+ * --million         also: 1M queued 64 B messages (RSS per node, throughput vs empty)
+ * --json FILE       results as JSON, and FILE with .svg: a chart of throughput and latency
+ * --only NAMES      run only these scenarios (their clusters are still started)
+ * --profile-leader DIR  run enqueue-64B-c64-n3 alone with `node --cpu-prof --cpu-prof-dir DIR`
+ *                   on every raftd (stopped with SIGTERM so the profiles get written) and print
+ *                   the leader's profile file; summarise it with bench/profile-summary.ts
+ * --dir PARENT      where the data dirs (and the fsync floor) live (default os.tmpdir())
+ *
+ * Clusters run the compiled daemon (dist/), with default settings and --fsync always; all
+ * processes are killed and the temp dirs removed at the end, on error and on Ctrl+C.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { SingleBar } from "cli-progress";
+import minimist from "minimist";
+import type { ClusterClient } from "../src/client/cluster-client";
+import { BenchCluster, registerCleanup } from "./lib/cluster";
+import { measureFloors, type Floors } from "./lib/floors";
+import type { LoadProgress } from "./lib/load";
+import type { MachineInfo } from "./lib/proc-stats";
+import { formatFloors, formatScenario, renderSvg, type BenchReport, type ScenarioResult } from "./lib/report";
+import { runScenario, syncOnActivity, type ScenarioSpec } from "./lib/scenario";
+
+interface Group {
+  nodes: number;
+  scenarios: ScenarioSpec[];
+}
+
+const electionTimeoutMs = 1_000; // raftd's default: the clusters run with default settings
+const concurrencyMax = 64;
+const clientTimeoutMs = 10_000;
+const sizes = [
+  { label: "64B", bytes: 64 },
+  { label: "1KiB", bytes: 1024 },
+  { label: "64KiB", bytes: 64 * 1024 },
+];
+
+function spec(op: ScenarioSpec["op"], label: string, bytes: number, concurrency: number, nodes: number, durationMs: number, extra: Partial<ScenarioSpec> = {}): ScenarioSpec {
+  const name = `${op}-${label}-c${concurrency}-n${nodes}${extra.name ?? ""}`;
+  return { op, queue: `q-${label}`, payloadBytes: bytes, concurrency, durationMs, ...extra, name };
+}
+
+/** Scenarios last a little less than whole 5 s activity periods (see bench/lib/scenario.ts). */
+function plan(quick: boolean, million: boolean): Group[] {
+  if (quick) {
+    const d = 4_600;
+    return [
+      { nodes: 3, scenarios: [spec("enqueue", "64B", 64, 1, 3, d), spec("enqueue", "64B", 64, 64, 3, d), spec("dequeue", "64B", 64, 64, 3, d), spec("enqueue", "1KiB", 1024, 64, 3, d)] },
+      { nodes: 5, scenarios: [spec("enqueue", "64B", 64, 64, 5, d)] },
+    ];
+  }
+  const d = 9_600;
+  const groups: Group[] = [];
+  for (const nodes of [3, 5]) {
+    const scenarios: ScenarioSpec[] = [];
+    for (const { label, bytes } of nodes === 3 ? sizes : sizes.slice(0, 2)) {
+      // 64 KiB values: cap the count so the queue stays under the 256 MiB total-bytes limit.
+      const opsMax = bytes >= 64 * 1024 ? 1_000 : undefined;
+      const cap = opsMax === undefined ? {} : { opsMax };
+      scenarios.push(spec("enqueue", label, bytes, 1, nodes, d, cap), spec("enqueue", label, bytes, 64, nodes, d, cap));
+      scenarios.push(spec("dequeue", label, bytes, 1, nodes, d), spec("dequeue", label, bytes, 64, nodes, d));
+    }
+    if (nodes === 3) {
+      scenarios.push(spec("mixed", "64B", 64, 64, 3, d, { queue: "q-mixed" }));
+      scenarios.push(spec("enqueue", "64B", 64, 64, 3, d, { name: "-failover", queue: "q-failover", failover: true }));
+    }
+    groups.push({ nodes, scenarios });
+  }
+  if (million) {
+    groups.push({
+      nodes: 3,
+      scenarios: [
+        spec("enqueue", "64B", 64, 64, 3, d, { name: "-empty", queue: "q-million" }),
+        spec("enqueue", "64B", 64, 64, 3, 600_000, { name: "-fill", queue: "q-million", opsMax: 1_000_000 }),
+        spec("enqueue", "64B", 64, 64, 3, d, { name: "-1M", queue: "q-million", compareWith: "enqueue-64B-c64-n3-empty" }),
+      ],
+    });
+  }
+  return groups;
+}
+
+function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    nproc: typeof os.availableParallelism === "function" ? os.availableParallelism() : cpus.length,
+    cpuModel: cpus[0]?.model ?? "unknown",
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    totalMemoryBytes: os.totalmem(),
+    loadAverage1m: os.loadavg()[0] ?? 0,
+  };
+}
+
+/** A progress bar on a TTY, one line per scenario otherwise. */
+class ProgressView {
+  private readonly bar: SingleBar | null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly total: number, private readonly progress: LoadProgress) {
+    this.bar = process.stdout.isTTY === true ? new SingleBar({ format: "{bar} {value}/{total} scenarios | {scenario} | {ops} ops {errors} errors", hideCursor: true, clearOnComplete: true }) : null;
+    this.bar?.start(total, 0, { scenario: "floors", ops: 0, errors: 0 });
+  }
+
+  begin(index: number, name: string): void {
+    if (this.bar === null) {
+      process.stdout.write(`[bench] ${index + 1}/${this.total} ${name}\n`);
+      return;
+    }
+    const start = this.progress.ops;
+    const errorsStart = this.progress.errors;
+    this.bar.update(index, { scenario: name, ops: 0, errors: 0 });
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = setInterval(() => this.bar?.update({ ops: this.progress.ops - start, errors: this.progress.errors - errorsStart }), 250);
+  }
+
+  log(text: string): void {
+    if (this.bar === null) process.stdout.write(`${text}\n`);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.bar?.update(this.total);
+    this.bar?.stop();
+  }
+}
+
+async function runGroup(group: Group, floors: Floors, parentDir: string, view: ProgressView, counter: { index: number }, options: { nodeFlags: string[]; graceful: boolean; earlier: ScenarioResult[]; progress: LoadProgress }): Promise<ScenarioResult[]> {
+  const cluster = new BenchCluster({ nodes: group.nodes, parentDir, nodeFlags: options.nodeFlags });
+  const clients: ClusterClient[] = [];
+  const results: ScenarioResult[] = [];
+  try {
+    view.begin(counter.index, `starting a ${group.nodes}-node cluster`);
+    await cluster.start();
+    for (let i = 0; i < concurrencyMax; i++) clients.push(cluster.client(clientTimeoutMs));
+    await Promise.all(clients.map((client) => client.execute("length", "warmup"))); // connect, find the leader
+    const leader = await cluster.leader();
+    view.log(`[bench] ${group.nodes} nodes up: ${cluster.addresses.join(" ")}; leader ${leader.name} pid ${leader.pid}`);
+    await syncOnActivity(leader);
+    for (const scenario of group.scenarios) {
+      view.begin(counter.index++, scenario.name);
+      const result = await runScenario(scenario, { cluster, clients, floors, progress: options.progress, electionTimeoutMs, earlier: [...options.earlier, ...results] });
+      results.push(result);
+      view.log(formatScenario(result, floors));
+    }
+    return results;
+  } catch (error) {
+    process.stderr.write(`[bench] cluster of ${group.nodes} failed:\n${cluster.dump()}\n`);
+    throw error;
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+    await cluster.stop(options.graceful);
+  }
+}
+
+function filterPlan(groups: Group[], only: string[] | null): Group[] {
+  if (only === null) return groups;
+  return groups.map((g) => ({ ...g, scenarios: g.scenarios.filter((s) => only.includes(s.name)) })).filter((g) => g.scenarios.length > 0);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = minimist(argv, { string: ["json", "only", "profile-leader", "dir"], boolean: ["quick", "million"] });
+  const quick = args["quick"] === true;
+  const profileDir = typeof args["profile-leader"] === "string" ? path.resolve(args["profile-leader"]) : null;
+  const parentDir = typeof args["dir"] === "string" ? path.resolve(args["dir"]) : os.tmpdir();
+  let only = typeof args["only"] === "string" ? args["only"].split(",") : null;
+  if (profileDir !== null) {
+    only = ["enqueue-64B-c64-n3"];
+    fs.mkdirSync(profileDir, { recursive: true });
+  }
+  const groups = filterPlan(plan(quick || profileDir !== null, args["million"] === true && !quick), only);
+  const total = groups.reduce((sum, g) => sum + g.scenarios.length, 0);
+  if (total === 0) throw new Error(`no scenario matches --only ${String(args["only"])}`);
+  const progress: LoadProgress = { ops: 0, errors: 0 };
+  const view = new ProgressView(total, progress);
+  registerCleanup(() => view.stop());
+  const startedAt = new Date().toISOString();
+  const machine = machineInfo();
+  const floors = await measureFloors(parentDir, quick);
+  const scenarios: ScenarioResult[] = [];
+  const counter = { index: 0 };
+  try {
+    for (const group of groups) {
+      const nodeFlags = profileDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir];
+      scenarios.push(...(await runGroup(group, floors, parentDir, view, counter, { nodeFlags, graceful: profileDir !== null, earlier: scenarios, progress })));
+    }
+  } finally {
+    view.stop();
+  }
+  const notes = [`load average (1 min) at start ${machine.loadAverage1m.toFixed(2)}: other processes may share this machine`];
+  const report: BenchReport = { machine, floors, startedAt, quick, scenarios, notes };
+  printReport(report);
+  if (typeof args["json"] === "string") writeOutputs(args["json"], report);
+  if (profileDir !== null) process.stdout.write(`profiles in ${profileDir} (the leader is the one whose pid was printed above); summarise: node dist/bench/profile-summary.js FILE\n`);
+}
+
+function printReport(report: BenchReport): void {
+  const m = report.machine;
+  const lines = [`raftmq bench  ${report.startedAt}  ${m.nproc} CPU ${m.cpuModel}  node ${m.node}  ${m.platform}  load ${m.loadAverage1m.toFixed(2)}`, formatFloors(report.floors), ""];
+  for (const scenario of report.scenarios) lines.push(formatScenario(scenario, report.floors), "");
+  const targets = report.scenarios.flatMap((s) => s.targets.map((t) => `  ${s.name.padEnd(30)} ${t.what.padEnd(20)} target ${t.target.padEnd(10)} got ${t.value.padEnd(12)} met? ${t.met ? "yes" : "NO"}`));
+  if (targets.length > 0) lines.push("targets", ...targets);
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+function writeOutputs(file: string, report: BenchReport): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const svg = file.endsWith(".json") ? `${file.slice(0, -5)}.svg` : `${file}.svg`;
+  fs.writeFileSync(svg, renderSvg(report));
+  process.stdout.write(`wrote ${file} and ${svg}\n`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
