@@ -14,6 +14,7 @@
  * One outstanding queue command per ClusterClient keeps seq semantics simple ("a client has at
  * most one command outstanding"); the bench uses one ClusterClient per concurrent stream.
  */
+import crypto from "node:crypto";
 import { ConnectionManager, type WireMessage } from "../wire";
 import type { ExecuteReply, ErrorReply } from "../wire/schema.generated";
 import { assert } from "../util/assert";
@@ -73,7 +74,10 @@ export class ClusterClient {
     this.clientId = options.clientId ?? randomHex(options.rng, 16);
     const managerOptions = {
       clusterId: "",
-      nodeId: `client-${randomHex(options.rng, 16)}`,
+      // The wire drops frames it has seen from a (node id, incarnation) pair, so both come from
+      // the OS, not from the seeded rng: two clients seeded alike must never look like one.
+      nodeId: `client-${crypto.randomBytes(8).toString("hex")}`,
+      incarnation: crypto.randomInt(1, 2 ** 48 - 1),
       role: "client" as const,
       rng: options.rng,
       rpcTimeoutMsDefault: this.attemptTimeoutMs(),

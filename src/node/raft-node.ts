@@ -111,6 +111,8 @@ export class RaftNode<Result> {
   private lastRole: string;
   private lastTerm: number;
   private lastSnapshotIndex: number;
+  /** Term and vote as last made durable (commit-only changes are not persisted on their own). */
+  private durableHardState: { term: number; votedFor: NodeId | null };
   /** Invariant: every committed entry <= appliedIndex was handed to the state machine, once. */
   private appliedIndex: number;
   private readonly listeners = new Map<NodeEvent, Array<() => void>>();
@@ -130,6 +132,7 @@ export class RaftNode<Result> {
     this.lastTerm = status.term;
     this.lastSnapshotIndex = status.snapshotIndex;
     this.appliedIndex = status.lastApplied;
+    this.durableHardState = { term: status.term, votedFor: status.votedFor };
   }
 
   get lastApplied(): number {
@@ -259,7 +262,10 @@ export class RaftNode<Result> {
     }
     if (this.stopped || this.failure !== null) return;
     this.loopActive = true;
-    queueMicrotask(() => {
+    // setImmediate, not a microtask: the loop runs once the current batch of socket reads is
+    // handled, so proposals from many connections share one Ready, one fsync and one
+    // AppendEntries per follower.
+    setImmediate(() => {
       this.loop().catch((error: unknown) => this.fail(error));
     });
   }
@@ -283,10 +289,22 @@ export class RaftNode<Result> {
 
   private async handleReady(ready: Ready): Promise<void> {
     this.stats.readies += 1;
-    if (ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
+    // Thesis §10.2.1: a leader may send AppendEntries before its own write is durable; the core
+    // counts the leader's own entries toward a majority only after advance() says so. Votes,
+    // vote requests and acks depend on what this node persists and wait for it (§5.1, §3.8).
+    // A Ready that changes term or vote sends nothing early: no message of a term may leave
+    // before that term is durable here.
+    const early = !this.changesTermOrVote(ready);
+    const late: RaftMessage[] = [];
+    for (const message of ready.messages) {
+      if (early && sendableBeforePersist(message)) this.sendMessage(message);
+      else late.push(message);
+    }
+    if (this.mustPersist(ready)) {
       const persisted = this.persistTimer === null ? null : this.persistTimer();
       await this.options.storage.persist(ready.hardState, ready.entries, ready.snapshot);
       if (persisted !== null) persisted();
+      if (ready.hardState !== null) this.durableHardState = ready.hardState;
       this.stats.persists += 1;
       this.stats.entriesPersisted += ready.entries.length;
       this.activity.fsyncs += 1;
@@ -298,11 +316,7 @@ export class RaftNode<Result> {
         this.failOverwrittenProposals(first);
       }
     }
-    for (const message of ready.messages) {
-      this.noteSent(message);
-      this.options.transport.send(message);
-    }
-    this.stats.messagesSent += ready.messages.length;
+    for (const message of late) this.sendMessage(message);
     if (ready.snapshot !== null) {
       this.options.stateMachine.restore(ready.snapshot.data);
       this.lastSnapshotIndex = ready.snapshot.meta.index;
@@ -327,6 +341,27 @@ export class RaftNode<Result> {
       this.emit("applied");
     }
     await this.maybeSnapshot();
+  }
+
+  /**
+   * commitIndex is volatile in Raft (Figure 2): a Ready whose only change is a higher
+   * commitIndex need not cost an fsync. It is written with the next entries or vote instead, so
+   * the durable commitIndex lags but never exceeds the real one, which is all a restart needs.
+   */
+  private mustPersist(ready: Ready): boolean {
+    return ready.entries.length > 0 || ready.snapshot !== null || this.changesTermOrVote(ready);
+  }
+
+  private changesTermOrVote(ready: Ready): boolean {
+    const hardState = ready.hardState;
+    if (hardState === null) return false;
+    return hardState.term !== this.durableHardState.term || hardState.votedFor !== this.durableHardState.votedFor;
+  }
+
+  private sendMessage(message: RaftMessage): void {
+    this.noteSent(message);
+    this.options.transport.send(message);
+    this.stats.messagesSent += 1;
   }
 
   /** Elections and votes are logged one line each; heartbeats and appends are counted. */
@@ -484,6 +519,11 @@ export class RaftNode<Result> {
     this.readsConfirmed.length = 0;
     this.emit("stopped");
   }
+}
+
+/** Leader-only messages: they do not depend on the leader's own durable state. */
+function sendableBeforePersist(message: RaftMessage): boolean {
+  return message.type === "AppendEntries" || message.type === "InstallSnapshot" || message.type === "TimeoutNow";
 }
 
 function dropped(index: number): RaftmqError {

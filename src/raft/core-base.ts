@@ -113,6 +113,8 @@ export abstract class RaftCoreBase {
   protected readsWaiting: number[] = [];
 
   protected outbox: RaftMessage[] = [];
+  /** Leader: proposals were appended since the last takeReady(); replicate them then. */
+  protected replicationPending = false;
   protected readStates: ReadState[] = [];
   protected lastHardState: HardState;
   protected readyOutstanding = false;
@@ -143,6 +145,7 @@ export abstract class RaftCoreBase {
   }
 
   protected clearLeaderState(): void {
+    this.replicationPending = false;
     this.progress.clear();
     this.votes.clear();
     this.transferTarget = null;
@@ -375,6 +378,10 @@ export abstract class RaftCoreBase {
   /** The work to do now, or null. Call advance(ready) once it is done (one Ready at a time). */
   takeReady(): Ready | null {
     if (!this.hasReady()) return null;
+    if (this.replicationPending) {
+      this.replicationPending = false;
+      if (this.role === "leader") this.onLeaderAppended();
+    }
     const log = this.log;
     const snapshot = log.pendingSnapshot;
     if (snapshot !== null) {

@@ -245,7 +245,9 @@ export class RaftCore extends RaftCoreBase {
     const refused = this.refuseProposal();
     if (refused !== null) return refused;
     const index = this.appendLocal("normal", data);
-    this.onLeaderAppended();
+    // Replication waits for takeReady(): proposals made in between go out in one AppendEntries
+    // per follower instead of one each.
+    this.replicationPending = true;
     return { ok: true, index, term: this.term };
   }
 
