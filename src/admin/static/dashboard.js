@@ -182,7 +182,8 @@ function renderNodes(leaderStatus, now) {
     const node = state.byUrl.get(state.urlOf.get(m.id));
     return isUp(node) && leaderStatus !== null ? leaderStatus.lastIndex - node.status.appliedIndex : 0;
   }));
-  const cards = state.members.map((member) => nodeCard(member, leaderStatus, maxLag, now));
+  const sorted = [...state.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const cards = sorted.map((member) => nodeCard(member, leaderStatus, maxLag, now));
   container.replaceChildren(...cards);
 }
 
@@ -259,7 +260,9 @@ function renderChart() {
   const max = Math.max(1, ...points.map((p) => Math.max(p.ops, p.commits)));
   const line = (pick, colour) => {
     const path = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-    const coords = points.map((p, i) => `${(width * (i + sampleMax - points.length)) / (sampleMax - 1)},${height - 4 - ((height - 8) * pick(p)) / max}`);
+    // The window grows from one minute to sampleMax seconds, so a fresh page is readable too.
+    const span = Math.max(60, points.length);
+    const coords = points.map((p, i) => `${(width * (i + span - points.length)) / (span - 1)},${height - 4 - ((height - 8) * pick(p)) / max}`);
     path.setAttribute("points", coords.join(" "));
     path.setAttribute("fill", "none");
     path.setAttribute("stroke", colour);
@@ -270,7 +273,7 @@ function renderChart() {
   svg.replaceChildren(line((p) => p.ops, "#2d5fa8"), line((p) => p.commits, "#1f7a3f"));
   const last = points[points.length - 1];
   document.getElementById("chart-scale").textContent =
-    `last ${Math.round(sampleMax / 60)} min, top = ${max.toFixed(0)}/s` + (last ? `; now ${last.ops.toFixed(0)} ops/s, ${last.commits.toFixed(0)} commits/s` : "");
+    `last ${Math.max(1, Math.round(points.length / 60))} min, top = ${max.toFixed(0)}/s` + (last ? `; now ${last.ops.toFixed(0)} ops/s, ${last.commits.toFixed(0)} commits/s` : "");
 }
 
 function renderLog() {
