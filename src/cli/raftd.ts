@@ -27,6 +27,7 @@ import { raftFromWire, raftToWire, isRaftWireMessage } from "../wire/raft-conver
 import { ClusterClient } from "../client/cluster-client";
 import { ClientService } from "../node/client-service";
 import { readIdentity, writeIdentity, type NodeIdentity } from "../node/node-identity";
+import { lockDataDir } from "../node/data-dir-lock";
 import { NodeLogger } from "../node/node-logger";
 import { RaftNode } from "../node/raft-node";
 import { SnapshotAssembler, SnapshotSender } from "../node/snapshot-chunks";
@@ -86,6 +87,8 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
   const id = await resolveAdvertise(config);
   const logger = new NodeLogger(rootLogger, id);
   fs.mkdirSync(config.dataDir, { recursive: true });
+  const lock = lockDataDir(config.dataDir);
+  process.on("exit", () => lock.release());
   const storage = await openFileStorage(path.join(config.dataDir, "wal"), {
     fsync: config.fsync,
     logger: logger.child({ component: "storage" }),
