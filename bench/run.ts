@@ -29,7 +29,8 @@ import { measureFloors, type Floors } from "./lib/floors";
 import type { LoadProgress } from "./lib/load";
 import type { MachineInfo } from "./lib/proc-stats";
 import { formatFloors, formatScenario, renderSvg, type BenchReport, type ScenarioResult } from "./lib/report";
-import { runScenario, syncOnActivity, type ScenarioSpec } from "./lib/scenario";
+import { topSelfTime } from "./profile-summary";
+import { followerEntriesPerFsync, runScenario, syncOnActivity, type ScenarioSpec } from "./lib/scenario";
 
 interface Group {
   nodes: number;
@@ -38,6 +39,7 @@ interface Group {
 
 const electionTimeoutMs = 1_000; // raftd's default: the clusters run with default settings
 const concurrencyMax = 64;
+const activityPeriodMs = 5_000; // raftd's activity summary period
 const clientTimeoutMs = 10_000;
 const sizes = [
   { label: "64B", bytes: 64 },
@@ -134,7 +136,7 @@ class ProgressView {
   }
 }
 
-async function runGroup(group: Group, floors: Floors, parentDir: string, view: ProgressView, counter: { index: number }, options: { nodeFlags: string[]; graceful: boolean; earlier: ScenarioResult[]; progress: LoadProgress }): Promise<ScenarioResult[]> {
+async function runGroup(group: Group, floors: Floors, parentDir: string, view: ProgressView, counter: { index: number }, options: { nodeFlags: string[]; graceful: boolean; earlier: ScenarioResult[]; progress: LoadProgress; leaderPids: number[] }): Promise<ScenarioResult[]> {
   const cluster = new BenchCluster({ nodes: group.nodes, parentDir, nodeFlags: options.nodeFlags });
   const clients: ClusterClient[] = [];
   const results: ScenarioResult[] = [];
@@ -144,14 +146,19 @@ async function runGroup(group: Group, floors: Floors, parentDir: string, view: P
     for (let i = 0; i < concurrencyMax; i++) clients.push(cluster.client(clientTimeoutMs));
     await Promise.all(clients.map((client) => client.execute("length", "warmup"))); // connect, find the leader
     const leader = await cluster.leader();
+    options.leaderPids.push(leader.pid);
     view.log(`[bench] ${group.nodes} nodes up: ${cluster.addresses.join(" ")}; leader ${leader.name} pid ${leader.pid}`);
     await syncOnActivity(leader);
     for (const scenario of group.scenarios) {
       view.begin(counter.index++, scenario.name);
       const result = await runScenario(scenario, { cluster, clients, floors, progress: options.progress, electionTimeoutMs, earlier: [...options.earlier, ...results] });
       results.push(result);
-      view.log(formatScenario(result, floors));
+      view.log(formatScenario(result, floors).split("\n")[0] ?? "");
     }
+    // One more activity line from each follower, so every scenario's follower periods are in.
+    const followers = cluster.nodes.filter((node) => !node.exited && node !== leader);
+    await Promise.all(followers.map((node) => syncOnActivity(node)));
+    for (const result of results) result.followerEntriesPerFsync = followerEntriesPerFsync(result, followers, activityPeriodMs);
     return results;
   } catch (error) {
     process.stderr.write(`[bench] cluster of ${group.nodes} failed:\n${cluster.dump()}\n`);
@@ -188,10 +195,11 @@ async function main(argv: string[]): Promise<void> {
   const floors = await measureFloors(parentDir, quick);
   const scenarios: ScenarioResult[] = [];
   const counter = { index: 0 };
+  const leaderPids: number[] = [];
   try {
     for (const group of groups) {
       const nodeFlags = profileDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir];
-      scenarios.push(...(await runGroup(group, floors, parentDir, view, counter, { nodeFlags, graceful: profileDir !== null, earlier: scenarios, progress })));
+      scenarios.push(...(await runGroup(group, floors, parentDir, view, counter, { nodeFlags, graceful: profileDir !== null, earlier: scenarios, progress, leaderPids })));
     }
   } finally {
     view.stop();
@@ -200,7 +208,19 @@ async function main(argv: string[]): Promise<void> {
   const report: BenchReport = { machine, floors, startedAt, quick, scenarios, notes };
   printReport(report);
   if (typeof args["json"] === "string") writeOutputs(args["json"], report);
-  if (profileDir !== null) process.stdout.write(`profiles in ${profileDir} (the leader is the one whose pid was printed above); summarise: node dist/bench/profile-summary.js FILE\n`);
+  if (profileDir !== null) summariseLeaderProfile(profileDir, leaderPids);
+}
+
+/** Prints the top self-time functions of the leader's profile (the file name holds its pid). */
+function summariseLeaderProfile(dir: string, leaderPids: number[]): void {
+  const files = fs.readdirSync(dir).filter((name) => name.endsWith(".cpuprofile") && leaderPids.some((pid) => name.includes(`.${pid}.`)));
+  for (const name of files) {
+    const file = path.join(dir, name);
+    const { rows, totalMs } = topSelfTime(JSON.parse(fs.readFileSync(file, "utf8")) as Parameters<typeof topSelfTime>[0], 15);
+    process.stdout.write(`leader profile ${file}: ${(totalMs / 1000).toFixed(1)} s sampled, top 15 by self time\n`);
+    for (const row of rows) process.stdout.write(`${row.selfMs.toFixed(0).padStart(8)} ms ${(row.share * 100).toFixed(1).padStart(5)}%  ${row.fn}  ${row.where}\n`);
+  }
+  if (files.length === 0) process.stdout.write(`no leader profile found in ${dir} (pids ${leaderPids.join(",")})\n`);
 }
 
 function printReport(report: BenchReport): void {

@@ -52,7 +52,11 @@ export interface ScenarioResult {
   emptyReplies: number;
   /** Leader's entries per fsync from its activity lines covering exactly this scenario; null if missing. */
   leaderEntriesPerFsync: number | null;
+  /** Followers' entries per fsync, from their lines whose period is mostly inside the scenario (approximate). */
   followerEntriesPerFsync: number | null;
+  /** Date.now() at the start and end of the load. */
+  windowStartMs: number;
+  windowEndMs: number;
   benchCpuSecondsPer10kOps: number;
   benchPeakRssMb: number | null;
   nodeFigures: NodeFigures[];

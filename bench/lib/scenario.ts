@@ -104,10 +104,6 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
   const currentLeader = failover === undefined ? leader : await ctx.cluster.leader();
   const synced = await syncOnActivity(currentLeader);
   const leaderRecords = failover === undefined && synced ? leader.activity.slice(before.leaderActivityFrom) : [];
-  const endMs = Date.now();
-  const followerRecords = ctx.cluster.nodes
-    .filter((node) => node !== leader)
-    .flatMap((node) => node.activity.filter((r) => r.atMs > before.atMs && r.atMs <= endMs));
   const h = load.histogram;
   const ms = (us: number): number => us / 1000;
   const seconds = load.elapsedMs / 1000;
@@ -130,7 +126,9 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
     errors: load.errors,
     emptyReplies: load.emptyReplies,
     leaderEntriesPerFsync: sumActivity(leaderRecords),
-    followerEntriesPerFsync: sumActivity(followerRecords),
+    followerEntriesPerFsync: null, // filled in by followerEntriesPerFsync() once the followers' lines are in
+    windowStartMs: before.atMs,
+    windowEndMs: before.atMs + load.elapsedMs,
     benchCpuSecondsPer10kOps: load.ops === 0 ? 0 : (benchCpu / load.ops) * 10_000,
     benchPeakRssMb: benchMemory === null ? null : mb(benchMemory.peakRssBytes),
     nodeFigures: figures,
@@ -141,6 +139,16 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
   h.destroy();
   const compared = spec.compareWith === undefined ? undefined : ctx.earlier.find((r) => r.name === spec.compareWith)?.opsPerSec;
   return { ...partial, targets: targetsFor(partial, compared === undefined ? {} : { emptyOpsPerSec: compared }) };
+}
+
+/**
+ * Followers log on their own 5 s phase: a follower line counts for a scenario when the middle of
+ * the period it covers falls inside the scenario (approximate, unlike the leader's figure).
+ * Call after each follower has logged once more after the last scenario.
+ */
+export function followerEntriesPerFsync(result: ScenarioResult, followers: BenchNode[], periodMs: number): number | null {
+  const records = followers.flatMap((node) => node.activity.filter((r) => r.atMs - periodMs / 2 >= result.windowStartMs && r.atMs - periodMs / 2 <= result.windowEndMs));
+  return sumActivity(records);
 }
 
 async function checkFailover(spec: ScenarioSpec, ctx: ScenarioContext, killed: BenchNode, load: LoadResult, killedAtMs: number): Promise<FailoverFigures> {
