@@ -54,7 +54,8 @@ export interface MemberView {
   matchIndex: number | null;
   /** Leader's last index minus matchIndex (null when matchIndex is). */
   lag: number | null;
-  /** ms since this node last received a raft message from the member (null: never). */
+  /** ms since this node last received a raft message from the member (null: never), in whole
+   * heartbeat intervals (the node counts ticks, not milliseconds). */
   lastContactMs: number | null;
   reachable: boolean;
   /** The member's admin base URL when derivable (--admin auto, or this node). */
@@ -76,6 +77,8 @@ export interface StatusView {
   messages: number;
   clientRequests: number;
   uptimeMs: number;
+  /** The tick (heartbeat interval): lastContactMs is a whole number of these. */
+  heartbeatMs: number;
   version: string;
   adminUrl: string;
   adminPortOffset: number | null;
@@ -132,6 +135,7 @@ export function buildStatus(sources: AdminSources, addressing: AdminAddressing, 
     messages: sources.stateMachine.stats().messageCount,
     clientRequests: sources.service.stats.requests,
     uptimeMs,
+    heartbeatMs: sources.tickMs,
     version: sources.version,
     adminUrl: addressing.selfUrl,
     adminPortOffset: addressing.portOffset,

@@ -40,7 +40,7 @@ t.test("admin endpoint on a 3-node cluster", async (t) => {
       t.equal(body.version, version, "package.json version");
       t.equal(body.adminUrl, leaderUrl, "its own admin URL");
       t.equal(body.adminPortOffset, null, "explicit --admin: no port convention");
-      for (const key of ["term", "commitIndex", "appliedIndex", "lastIndex", "firstIndex", "snapshotIndex", "uptimeMs", "clientRequests"]) {
+      for (const key of ["term", "commitIndex", "appliedIndex", "lastIndex", "firstIndex", "snapshotIndex", "uptimeMs", "clientRequests", "heartbeatMs"]) {
         t.type(body[key], "number", `${key} is a number`);
       }
       t.ok((body.commitIndex as number) >= 8, "the 7 commands (and config/noop entries) committed");

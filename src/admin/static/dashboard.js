@@ -205,7 +205,9 @@ function nodeCard(member, leaderStatus, maxLag, now) {
   if (s.role === "leader") health = "leading";
   else {
     const toLeader = s.members.find((m) => m.id === s.leader);
-    health = s.leader === null ? "no leader" : `heartbeat ${ago(toLeader ? toLeader.lastContactMs : null)} ago`;
+    const contact = toLeader ? toLeader.lastContactMs : null;
+    // lastContactMs counts whole ticks (heartbeat intervals): 0 means within the current one.
+    health = s.leader === null ? "no leader" : contact === 0 ? `heartbeat < ${s.heartbeatMs} ms ago` : `heartbeat ${ago(contact)} ago`;
   }
   const healthBad = s.role !== "leader" && (s.leader === null || (s.members.find((m) => m.id === s.leader) || {}).lastContactMs > 2000);
   const bar = el("div", { class: lag > 0 ? "bar warn" : "bar", title: `lag ${lag} entries` });
@@ -258,7 +260,7 @@ function renderChart() {
   const width = 600;
   const height = 160;
   const max = Math.max(1, ...points.map((p) => Math.max(p.ops, p.commits)));
-  const line = (pick, colour) => {
+  const line = (pick, colour, dash) => {
     const path = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
     // The window grows from one minute to sampleMax seconds, so a fresh page is readable too.
     const span = Math.max(60, points.length);
@@ -267,10 +269,11 @@ function renderChart() {
     path.setAttribute("fill", "none");
     path.setAttribute("stroke", colour);
     path.setAttribute("stroke-width", "2");
+    if (dash) path.setAttribute("stroke-dasharray", "6 4"); // the lines often coincide: one enqueue, one commit
     path.setAttribute("vector-effect", "non-scaling-stroke");
     return path;
   };
-  svg.replaceChildren(line((p) => p.ops, "#2d5fa8"), line((p) => p.commits, "#1f7a3f"));
+  svg.replaceChildren(line((p) => p.ops, "#2d5fa8"), line((p) => p.commits, "#1f7a3f", true));
   const last = points[points.length - 1];
   document.getElementById("chart-scale").textContent =
     `last ${Math.max(1, Math.round(points.length / 60))} min, top = ${max.toFixed(0)}/s` + (last ? `; now ${last.ops.toFixed(0)} ops/s, ${last.commits.toFixed(0)} commits/s` : "");
