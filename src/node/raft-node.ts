@@ -122,6 +122,8 @@ export class RaftNode<Result> {
   readonly lastHeardTick = new Map<NodeId, number>();
   /** Optional instrumentation (src/admin): called before each storage.persist, its result after. */
   persistTimer: (() => () => void) | null = null;
+  /** Optional instrumentation (src/admin: raft RPC latency): every raft message in and out. */
+  messageObserver: ((message: RaftMessage, direction: "in" | "out") => void) | null = null;
 
   constructor(options: RaftNodeOptions<Result>) {
     this.options = options;
@@ -176,6 +178,7 @@ export class RaftNode<Result> {
     if (!this.running) return;
     this.stats.messagesReceived += 1;
     this.lastHeardTick.set(message.from, this.stats.ticks);
+    if (this.messageObserver !== null) this.messageObserver(message, "in");
     if (message.type === "AppendEntries") {
       if (message.entries.length === 0) this.activity.heartbeatsReceived += 1;
       else this.activity.appendsReceived += 1;
@@ -360,6 +363,7 @@ export class RaftNode<Result> {
 
   private sendMessage(message: RaftMessage): void {
     this.noteSent(message);
+    if (this.messageObserver !== null) this.messageObserver(message, "out");
     this.options.transport.send(message);
     this.stats.messagesSent += 1;
   }
