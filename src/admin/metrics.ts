@@ -3,10 +3,10 @@
  * global one, so several nodes can live in one process, e.g. in tests).
  *
  * Lazy: gauges and counters read the node's own counters in their collect() callbacks, which
- * prom-client runs only when /metrics is scraped. The only work on the hot path is two
- * histogram observations, behind hooks that are null without an admin endpoint:
- * ClientService.requestTimer (client request latency per kind and result) and
- * RaftNode.persistTimer (write + fsync latency of each persisted Ready). Elections are counted
+ * prom-client runs only when /metrics is scraped. The only work on the hot path is behind hooks
+ * that are null without an admin endpoint: ClientService.requestTimer (client request latency per
+ * kind and result), RaftNode.persistTimer (write + fsync latency of each persisted Ready) and
+ * RaftNode.messageObserver (raft RPC round trips per kind, paired by rpc-latency.ts). Elections are counted
  * from RaftNode "role-change" events (becoming candidate: started; becoming leader: won), so a
  * pre-vote round that never became a candidacy is not counted as an election.
  */
@@ -14,6 +14,7 @@ import { performance } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { StorageStats } from "../storage/fs-util";
 import type { WireStats } from "../wire/options";
+import { RpcLatency } from "./rpc-latency";
 import { queuesListedMax, type AdminSources } from "./status-view";
 
 export interface MetricsSources extends AdminSources {
@@ -55,6 +56,7 @@ export class NodeMetrics {
   /** Detaches the hooks installed on the node and the client service. */
   close(): void {
     this.sources.node.persistTimer = null;
+    this.sources.node.messageObserver = null;
     this.sources.service.requestTimer = null;
     this.registry.clear();
   }
@@ -181,6 +183,19 @@ export class NodeMetrics {
         requests.inc({ op, result: this.boundedLabel(result) });
       };
     };
+    const rpcSeconds = new Histogram({
+      name: "raftmq_raft_rpc_seconds",
+      help: "Raft RPC round trip as this node sent it, by kind (append, heartbeat, vote, prevote, snapshot)",
+      labelNames: ["kind"],
+      buckets: secondsBuckets,
+      registers: [this.registry],
+    });
+    const rpc = new RpcLatency(
+      () => performance.now(),
+      (kind, ms) => rpcSeconds.observe({ kind }, ms / 1000),
+    );
+    this.counter("raftmq_raft_rpc_unpaired_total", "Raft requests whose response never came or could not be paired", (set) => set({}, rpc.dropped));
+    this.sources.node.messageObserver = (message, direction) => rpc.onMessage(message, direction);
     this.sources.node.persistTimer = () => {
       const started = performance.now();
       return () => persistSeconds.observe((performance.now() - started) / 1000);

@@ -57,7 +57,8 @@ export interface MemberView {
   /** ms since this node last received a raft message from the member (null: never), in whole
    * heartbeat intervals (the node counts ticks, not milliseconds). */
   lastContactMs: number | null;
-  reachable: boolean;
+  /** Leader only: the member answered within the last election timeout (null elsewhere). */
+  reachable: boolean | null;
   /** The member's admin base URL when derivable (--admin auto, or this node). */
   adminUrl: string | null;
 }
@@ -116,7 +117,7 @@ export function buildStatus(sources: AdminSources, addressing: AdminAddressing, 
       matchIndex,
       lag: matchIndex === null || !leading ? null : status.lastIndex - matchIndex,
       lastContactMs: self ? 0 : heard === undefined ? null : (node.stats.ticks - heard) * sources.tickMs,
-      reachable: self || progress?.recentActive === true,
+      reachable: self ? true : leading ? progress?.recentActive === true : null,
       adminUrl: self ? addressing.selfUrl : adminUrlOf(id, addressing.portOffset),
     };
   });

@@ -66,7 +66,7 @@ t.test("admin endpoint on a 3-node cluster", async (t) => {
       t.equal(body.leader, leaderId, "knows the leader");
       const members = body.members as Array<Record<string, unknown>>;
       const others = members.filter((m) => m.id !== body.id);
-      t.ok(others.every((m) => m.matchIndex === null && m.lag === null), "a follower has no progress to report");
+      t.ok(others.every((m) => m.matchIndex === null && m.lag === null && m.reachable === null), "a follower has no progress to report");
       const leader = members.find((m) => m.id === leaderId);
       t.type(leader?.lastContactMs, "number", "time since the leader's last message");
     });
@@ -118,6 +118,9 @@ t.test("admin endpoint on a 3-node cluster", async (t) => {
       t.ok((metric(text, "raftmq_client_request_seconds_count", { op: "enqueue" }) ?? 0) >= 6, "latency histogram per op");
       t.type(metric(text, "raftmq_client_request_seconds_bucket", { op: "enqueue", le: "+Inf" }), "number");
       t.ok((metric(text, "raftmq_storage_persist_seconds_count") ?? 0) >= 1, "persist latency observed");
+      t.ok((metric(text, "raftmq_raft_rpc_seconds_count", { kind: "append" }) ?? 0) >= 1, "append round trips measured");
+      t.ok((metric(text, "raftmq_raft_rpc_seconds_count", { kind: "heartbeat" }) ?? 0) >= 1, "heartbeat round trips measured");
+      t.type(metric(text, "raftmq_raft_rpc_unpaired_total"), "number");
       t.equal(metric(text, "raftmq_queue_depth", { queue: "jobs" }), 4);
       t.equal(metric(text, "raftmq_queue_depth", { queue: "big" }), 1);
       t.type(metric(text, "raftmq_frames_duplicate_total"), "number");
