@@ -32,6 +32,9 @@ export interface SimParams {
   compactRate: number;
   readRate: number;
   spareNodes: number;
+  /** Thesis §10.2.1 (what the runtime shell does): a leader's AppendEntries, InstallSnapshot and
+   * TimeoutNow leave before its own write is durable, unless the Ready changes term or vote. */
+  leaderSendsEarly: boolean;
   chaosTicks: number;
   livenessTicks: number;
 }
@@ -69,6 +72,7 @@ export function pickParams(rng: SeededRng, nodes: number): SimParams {
     compactRate: choose(rng, [0, 0.01, 0.05]),
     readRate: choose(rng, [0, 0.05, 0.2]),
     spareNodes: rng.nextInt(3),
+    leaderSendsEarly: rng.chance(0.5),
     chaosTicks: 100 + rng.nextInt(300),
     livenessTicks: 60 * electionTicks + 300 + nodes * 10,
   };

@@ -9,7 +9,9 @@
  *            bounded link capacity (overflow drops); partitions (symmetric split, asymmetric
  *            one-way cuts, leader isolation) lasting at least partitionTicksMin, then healed.
  *   storage  a Ready's writes become durable only at a later "persisted" event; a crash before it
- *            loses them (see storage.ts). The core sees advance() only after durability.
+ *            loses them (see storage.ts). The core sees advance() only after durability. For half
+ *            the seeds a leader's replication messages leave before its own fsync, as the runtime
+ *            does (thesis §10.2.1), unless the Ready changes term or vote.
  *   nodes    crash (all volatile state lost) and restart from durable storage alone; per-node
  *            clock rate skew.
  *   workload client proposals at whoever claims leadership, membership changes (add a fresh
@@ -270,6 +272,11 @@ export class Simulation {
     if (node.pending !== null) return;
     const ready = core.takeReady();
     if (ready === null) return;
+    if (this.params.leaderSendsEarly && core.role === "leader" && !changesVote(ready, node.storage)) {
+      const early = ready.messages.filter(isLeaderReplication);
+      ready.messages = ready.messages.filter((m) => !isLeaderReplication(m));
+      for (const message of early) this.send(message);
+    }
     node.pending = ready;
     this.schedule({ kind: "persisted", node: node.id, incarnation: node.incarnation }, 1 + this.rng.nextInt(this.params.fsyncUnitsMax));
   }
@@ -524,6 +531,16 @@ export class Simulation {
     this.stats.committed = this.checker.maxCommitted;
     return true;
   }
+}
+
+function isLeaderReplication(message: RaftMessage): boolean {
+  return message.type === "AppendEntries" || message.type === "InstallSnapshot" || message.type === "TimeoutNow";
+}
+
+/** Does the Ready change the durable term or vote (then nothing may leave before the fsync)? */
+function changesVote(ready: Ready, storage: MemStorage): boolean {
+  const durable = storage.durableHardState();
+  return ready.hardState !== null && (ready.hardState.term !== durable.term || ready.hardState.votedFor !== durable.votedFor);
 }
 
 function encodeAppSnapshot(index: number, hash: number): Uint8Array {
