@@ -285,9 +285,14 @@ export function splitWords(line: string): string[] | null {
 }
 
 async function repl(client: ClusterClient, options: CtlOptions): Promise<void> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: "raftmq> ", terminal: process.stdin.isTTY === true });
-  if (process.stdin.isTTY === true) process.stdout.write(`connected to ${options.cluster.join(",")}; type help for commands\n`);
-  rl.prompt();
+  // A prompt only for people: piped input (scripts, tests) gets exactly one output line per command.
+  const interactive = process.stdin.isTTY === true;
+  const rl = readline.createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, prompt: "raftmq> ", terminal: interactive });
+  const prompt = (): void => {
+    if (interactive) rl.prompt();
+  };
+  if (interactive) process.stdout.write(`connected to ${options.cluster.join(",")}; type help for commands\n`);
+  prompt();
   for await (const line of rl) {
     const words = splitWords(line);
     if (words === null) {
@@ -301,7 +306,7 @@ async function repl(client: ClusterClient, options: CtlOptions): Promise<void> {
     } else {
       print(await runCommand(client, options, words), options.json);
     }
-    rl.prompt();
+    prompt();
   }
   rl.close();
 }

@@ -60,6 +60,19 @@ t.test("a 3-node cluster serves raftctl", async (t) => {
     const members = statusJson.members as Array<Record<string, unknown>>;
     t.same(members.map((m) => Object.keys(m).sort()), Array(3).fill(["id", "matchIndex", "reachable", "role", "voter"]));
 
+    // The REPL: the same commands, one per line, quotes keep spaces; errors do not end it.
+    const repl = await cluster.processes.raftctlRepl(
+      ["--cluster", follower, "--json", "--queue", "repl"],
+      ['enqueue "two words"', "bogus", "length", "dequeue", "dequeue", "quit", "length"],
+    );
+    t.equal(repl.code, 0, "the REPL exits 0 on quit");
+    const answers = repl.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    t.same(
+      answers.map((a) => a.ok === true ? (a.value ?? a.length ?? "ok") : a.error),
+      ["ok", "BAD_REQUEST", 1, "two words", "EMPTY"],
+      "enqueue, a bad command, length, dequeue, EMPTY; nothing after quit",
+    );
+
     // Bad input: clear codes, and the node keeps serving.
     const huge = await ctl(["enqueue", "x".repeat(70 * 1024)]);
     t.equal(huge.code, 1);

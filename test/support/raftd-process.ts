@@ -157,6 +157,26 @@ export class ProcessSet {
     });
   }
 
+  /** Runs the raftctl REPL with `lines` on stdin (then EOF); resolves with its output. */
+  raftctlRepl(args: string[], lines: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, ["--import", "tsx", raftctlMain, ...args], { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.stdin.end(lines.map((line) => line + "\n").join(""));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`raftctl REPL did not exit within ${timeoutMs} ms; output so far: ${stdout}`));
+      }, timeoutMs);
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
   dump(): string {
     return this.processes.map((proc) => `==== ${proc.name}\n${proc.lines.slice(-200).join("\n")}`).join("\n");
   }
