@@ -4,7 +4,9 @@
  * node discovers the other two, shows three nodes and one leader; after the leader is SIGKILLed
  * it shows the new leader and the dead node as down; an enqueued value appears in the log view.
  * Every wait is on page state (waitForFunction), never a sleep. A screenshot is saved to
- * test/admin/artifacts/dashboard.png (git-ignored). Skipped when /usr/bin/chromium is missing.
+ * test/admin/artifacts/dashboard.png (git-ignored). A second test checks the explicit set-up:
+ * nodes with --admin 127.0.0.1:0 cannot derive each other's admin URLs, and the page is given
+ * them with ?peers=. Skipped when /usr/bin/chromium is missing.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -120,6 +122,34 @@ t.test("dashboard in headless Chromium", { skip: fs.existsSync(chromiumPath) ? f
     await page.screenshot({ path: shot, fullPage: true });
     t.comment(`screenshot: ${shot}`);
     t.same(pageErrors, [], "no errors in the page");
+  } catch (error) {
+    t.comment(cluster.dump());
+    throw error;
+  }
+});
+
+t.test("dashboard with explicit admin addresses and ?peers=", { skip: fs.existsSync(chromiumPath) ? false : `${chromiumPath} not installed` }, async (t) => {
+  const cluster = new TestCluster({ nodes: 2, seed: 78, raftdArgs: ["--admin", "127.0.0.1:0"] });
+  let browser: Browser | null = null;
+  t.teardown(async () => {
+    if (browser !== null) await browser.close();
+    await cluster.cleanup();
+  });
+  try {
+    await cluster.start();
+    const urls = await Promise.all(cluster.members.map((m) => adminUrl(m.process)));
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, timeout: waitMs });
+    const page = await browser.newPage();
+    await page.goto(`${urls[0]}/`, { timeout: waitMs });
+    await page.waitForFunction(
+      () => [...document.querySelectorAll(".node")].filter((c) => c.dataset.state === "up").length === 1 && document.querySelector(".node[data-state=unknown]") !== null,
+      null,
+      { timeout: waitMs },
+    );
+    t.pass("without ?peers= the other node has no known admin URL and is shown as unknown, not down");
+    await page.goto(`${urls[0]}/?peers=${urls[1]}`, { timeout: waitMs });
+    await page.waitForFunction(() => [...document.querySelectorAll(".node")].filter((c) => c.dataset.state === "up").length === 2, null, { timeout: waitMs });
+    t.same((await view(page)).up.sort(), [...cluster.addresses].sort(), "with ?peers= both nodes are polled");
   } catch (error) {
     t.comment(cluster.dump());
     throw error;

@@ -191,9 +191,16 @@ function nodeCard(member, leaderStatus, maxLag, now) {
   const url = state.urlOf.get(member.id);
   const node = url === undefined ? undefined : state.byUrl.get(url);
   const seenByLeader = leaderStatus === null ? undefined : leaderStatus.members.find((m) => m.id === member.id);
+  if (url === undefined) {
+    // Alive or not, we cannot ask it: its admin port is not derivable (no --admin auto).
+    return el("div", { class: "node", "data-id": member.id, "data-state": "unknown", "data-role": "unknown" },
+      el("div", {}, el("span", { class: "id" }, member.id), el("span", { class: "badge unknown" }, "no admin URL")),
+      el("div", { class: "kv" }, el("span", {}, "status"), el("span", {}, "unknown: open the page with ?peers=URL,URL"),
+        el("span", {}, "raft"), el("span", {}, seenByLeader === undefined ? "—" : `leader heard from it ${ago(seenByLeader.lastContactMs)} ago`)));
+  }
   if (!isUp(node)) {
     const since = node === undefined || node.failedSinceMs === null ? null : now - node.failedSinceMs;
-    const detail = url === undefined ? "no admin URL known" : `not answering for ${ago(since)}`;
+    const detail = `not answering for ${ago(since)}`;
     const contact = seenByLeader === undefined ? "" : `leader heard from it ${ago(seenByLeader.lastContactMs)} ago`;
     return el("div", { class: "node", "data-id": member.id, "data-state": "down", "data-role": "down" },
       el("div", {}, el("span", { class: "id" }, member.id), el("span", { class: "badge down" }, "down")),
