@@ -18,6 +18,7 @@
  * Clusters run the compiled daemon (dist/), with default settings and --fsync always; all
  * processes are killed and the temp dirs removed at the end, on error and on Ctrl+C.
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -70,7 +71,9 @@ function plan(quick: boolean, million: boolean): Group[] {
       const opsMax = bytes >= 64 * 1024 ? 1_000 : undefined;
       const cap = opsMax === undefined ? {} : { opsMax };
       scenarios.push(spec("enqueue", label, bytes, 1, nodes, d, cap), spec("enqueue", label, bytes, 64, nodes, d, cap));
-      scenarios.push(spec("dequeue", label, bytes, 1, nodes, d), spec("dequeue", label, bytes, 64, nodes, d));
+      // dequeue c1 takes at most half of what the two enqueue runs left, so c64 has work too.
+      const dequeueC1 = opsMax === undefined ? {} : { opsMax };
+      scenarios.push(spec("dequeue", label, bytes, 1, nodes, d, dequeueC1), spec("dequeue", label, bytes, 64, nodes, d));
     }
     if (nodes === 3) {
       scenarios.push(spec("mixed", "64B", 64, 64, 3, d, { queue: "q-mixed" }));
@@ -91,9 +94,21 @@ function plan(quick: boolean, million: boolean): Group[] {
   return groups;
 }
 
+/** The commit the bench ran on, "+dirty" when src/ has uncommitted changes (dist/ is built from the tree). */
+function commitOf(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { encoding: "utf8" }).trim() !== "";
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return "unknown";
+  }
+}
+
 function machineInfo(): MachineInfo {
   const cpus = os.cpus();
   return {
+    commit: commitOf(),
     nproc: typeof os.availableParallelism === "function" ? os.availableParallelism() : cpus.length,
     cpuModel: cpus[0]?.model ?? "unknown",
     node: process.version,
@@ -114,14 +129,16 @@ class ProgressView {
   }
 
   begin(index: number, name: string): void {
-    if (this.bar === null) {
-      process.stdout.write(`[bench] ${index + 1}/${this.total} ${name}\n`);
-      return;
-    }
     const start = this.progress.ops;
     const errorsStart = this.progress.errors;
-    this.bar.update(index, { scenario: name, ops: 0, errors: 0 });
     if (this.timer !== null) clearInterval(this.timer);
+    if (this.bar === null) {
+      // No TTY: a line per scenario, and one every 30 s during long ones (the 1M fill).
+      process.stdout.write(`[bench] ${index + 1}/${this.total} ${name}\n`);
+      this.timer = setInterval(() => process.stdout.write(`[bench]   ${name}: ${this.progress.ops - start} ops, ${this.progress.errors - errorsStart} errors\n`), 30_000);
+      return;
+    }
+    this.bar.update(index, { scenario: name, ops: 0, errors: 0 });
     this.timer = setInterval(() => this.bar?.update({ ops: this.progress.ops - start, errors: this.progress.errors - errorsStart }), 250);
   }
 
@@ -205,6 +222,8 @@ async function main(argv: string[]): Promise<void> {
     view.stop();
   }
   const notes = [`load average (1 min) at start ${machine.loadAverage1m.toFixed(2)}: other processes may share this machine`];
+  const fill = scenarios.find((s) => s.name.endsWith("-fill"));
+  if (fill !== undefined && fill.ops < 1_000_000) notes.push(`the 1M fill stopped at its time limit with ${fill.ops} messages queued: "-1M" ran with that many`);
   const report: BenchReport = { machine, floors, startedAt, quick, scenarios, notes };
   printReport(report);
   if (typeof args["json"] === "string") writeOutputs(args["json"], report);
@@ -225,10 +244,11 @@ function summariseLeaderProfile(dir: string, leaderPids: number[]): void {
 
 function printReport(report: BenchReport): void {
   const m = report.machine;
-  const lines = [`raftmq bench  ${report.startedAt}  ${m.nproc} CPU ${m.cpuModel}  node ${m.node}  ${m.platform}  load ${m.loadAverage1m.toFixed(2)}`, formatFloors(report.floors), ""];
+  const lines = [`raftmq bench  ${report.startedAt}  commit ${m.commit}  ${m.nproc} CPU ${m.cpuModel}  node ${m.node}  ${m.platform}  load ${m.loadAverage1m.toFixed(2)}`, formatFloors(report.floors), ""];
   for (const scenario of report.scenarios) lines.push(formatScenario(scenario, report.floors), "");
   const targets = report.scenarios.flatMap((s) => s.targets.map((t) => `  ${s.name.padEnd(30)} ${t.what.padEnd(20)} target ${t.target.padEnd(10)} got ${t.value.padEnd(12)} met? ${t.met ? "yes" : "NO"}`));
   if (targets.length > 0) lines.push("targets", ...targets);
+  for (const note of report.notes) lines.push(`note: ${note}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 

@@ -52,6 +52,7 @@ export function selfCpuSeconds(): number {
 }
 
 export interface MachineInfo {
+  commit: string;
   nproc: number;
   cpuModel: string;
   node: string;

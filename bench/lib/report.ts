@@ -128,6 +128,7 @@ export function formatScenario(r: ScenarioResult, floors: Floors): string {
   const nodes = r.nodeFigures
     .map((node) => `${node.name}${node.role === "leader" ? "*" : ""} cpu ${node.cpuSecondsPer10kOps === null ? "-" : fixed(node.cpuSecondsPer10kOps)} s peak ${node.peakRssMb === null ? "-" : fixed(node.peakRssMb, 0)} MB`)
     .join(" | ");
+  if (r.ops === 0) return `${r.name}: no acknowledged ops (errors ${errors === "" ? "none" : errors}; EMPTY replies ${r.emptyReplies})`;
   const lines = [
     `${r.name}: ${thousands(r.opsPerSec)} ops/s (${thousands(r.ops)} ops in ${fixed(r.seconds, 1)} s)` +
       (r.opsOverBareReplication === null ? "" : `  = ${fixed(r.opsOverBareReplication)} x bare replication floor`),
