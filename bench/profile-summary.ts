@@ -28,9 +28,11 @@ export interface SelfTimeRow {
   where: string;
   selfMs: number;
   share: number;
+  /** Share of the non-idle samples ((idle) excluded): where the busy time goes. */
+  busyShare: number;
 }
 
-export function topSelfTime(profile: CpuProfile, count: number): { rows: SelfTimeRow[]; totalMs: number } {
+export function topSelfTime(profile: CpuProfile, count: number): { rows: SelfTimeRow[]; totalMs: number; busyMs: number } {
   const byNode = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i]!;
@@ -45,13 +47,25 @@ export function topSelfTime(profile: CpuProfile, count: number): { rows: SelfTim
     const where = frame.url === "" ? "" : `${shorten(frame.url)}:${frame.lineNumber + 1}`;
     const fn = frame.functionName === "" ? "(anonymous)" : frame.functionName;
     const key = `${fn} ${where}`;
-    const row = byFunction.get(key) ?? { fn, where, selfMs: 0, share: 0 };
+    const row = byFunction.get(key) ?? { fn, where, selfMs: 0, share: 0, busyShare: 0 };
     row.selfMs += us / 1000;
     byFunction.set(key, row);
   }
   const rows = [...byFunction.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, count);
-  for (const row of rows) row.share = totalUs === 0 ? 0 : (row.selfMs * 1000) / totalUs;
-  return { rows, totalMs: totalUs / 1000 };
+  const idleMs = byFunction.get("(idle) ")?.selfMs ?? 0;
+  const busyMs = totalUs / 1000 - idleMs;
+  for (const row of rows) {
+    row.share = totalUs === 0 ? 0 : (row.selfMs * 1000) / totalUs;
+    row.busyShare = row.fn === "(idle)" || busyMs <= 0 ? 0 : row.selfMs / busyMs;
+  }
+  return { rows, totalMs: totalUs / 1000, busyMs };
+}
+
+/** One line per row: self ms, share of all samples, share of busy samples, function, place. */
+export function formatSelfTime(rows: SelfTimeRow[]): string {
+  return rows
+    .map((row) => `${row.selfMs.toFixed(0).padStart(8)} ms ${(row.share * 100).toFixed(1).padStart(5)}% ${row.fn === "(idle)" ? "      " : `${(row.busyShare * 100).toFixed(1).padStart(5)}%`}  ${row.fn}  ${row.where}`)
+    .join("\n");
 }
 
 function shorten(url: string): string {
@@ -71,9 +85,9 @@ function main(argv: string[]): void {
   }
   const count = Number(argv[1] ?? 15);
   const profile = JSON.parse(fs.readFileSync(file, "utf8")) as CpuProfile;
-  const { rows, totalMs } = topSelfTime(profile, count);
-  process.stdout.write(`${path.basename(file)}: ${(totalMs / 1000).toFixed(1)} s sampled; top ${rows.length} by self time\n`);
-  for (const row of rows) process.stdout.write(`${row.selfMs.toFixed(0).padStart(8)} ms ${(row.share * 100).toFixed(1).padStart(5)}%  ${row.fn}  ${row.where}\n`);
+  const { rows, totalMs, busyMs } = topSelfTime(profile, count);
+  process.stdout.write(`${path.basename(file)}: ${(totalMs / 1000).toFixed(1)} s sampled, ${(busyMs / 1000).toFixed(1)} s busy; top ${rows.length} by self time (ms, % of all, % of busy)\n`);
+  process.stdout.write(`${formatSelfTime(rows)}\n`);
 }
 
 if (require.main === module) main(process.argv.slice(2));

@@ -10,7 +10,7 @@
  * --million         also: 1M queued 64 B messages (RSS per node, throughput vs empty)
  * --json FILE       results as JSON, and FILE with .svg: a chart of throughput and latency
  * --only NAMES      run only these scenarios (their clusters are still started)
- * --profile-leader DIR  run enqueue-64B-c64-n3 alone with `node --cpu-prof --cpu-prof-dir DIR`
+ * --profile-leader DIR  run enqueue-64B-c64-n3 (or the --only ones, quick durations) with `node --cpu-prof --cpu-prof-dir DIR`
  *                   on every raftd (stopped with SIGTERM so the profiles get written) and print
  *                   the leader's profile file; summarise it with bench/profile-summary.ts
  * --dir PARENT      where the data dirs (and the fsync floor) live (default os.tmpdir())
@@ -30,7 +30,7 @@ import { measureFloors, type Floors } from "./lib/floors";
 import type { LoadProgress } from "./lib/load";
 import type { MachineInfo } from "./lib/proc-stats";
 import { formatFloors, formatScenario, renderSvg, type BenchReport, type ScenarioResult } from "./lib/report";
-import { topSelfTime } from "./profile-summary";
+import { formatSelfTime, topSelfTime } from "./profile-summary";
 import { followerEntriesPerFsync, runScenario, syncOnActivity, type ScenarioSpec } from "./lib/scenario";
 
 interface Group {
@@ -198,7 +198,7 @@ async function main(argv: string[]): Promise<void> {
   const parentDir = typeof args["dir"] === "string" ? path.resolve(args["dir"]) : os.tmpdir();
   let only = typeof args["only"] === "string" ? args["only"].split(",") : null;
   if (profileDir !== null) {
-    only = ["enqueue-64B-c64-n3"];
+    only = only ?? ["enqueue-64B-c64-n3"];
     fs.mkdirSync(profileDir, { recursive: true });
   }
   const groups = filterPlan(plan(quick || profileDir !== null, args["million"] === true && !quick), only);
@@ -235,9 +235,9 @@ function summariseLeaderProfile(dir: string, leaderPids: number[]): void {
   const files = fs.readdirSync(dir).filter((name) => name.endsWith(".cpuprofile") && leaderPids.some((pid) => name.includes(`.${pid}.`)));
   for (const name of files) {
     const file = path.join(dir, name);
-    const { rows, totalMs } = topSelfTime(JSON.parse(fs.readFileSync(file, "utf8")) as Parameters<typeof topSelfTime>[0], 15);
-    process.stdout.write(`leader profile ${file}: ${(totalMs / 1000).toFixed(1)} s sampled, top 15 by self time\n`);
-    for (const row of rows) process.stdout.write(`${row.selfMs.toFixed(0).padStart(8)} ms ${(row.share * 100).toFixed(1).padStart(5)}%  ${row.fn}  ${row.where}\n`);
+    const { rows, totalMs, busyMs } = topSelfTime(JSON.parse(fs.readFileSync(file, "utf8")) as Parameters<typeof topSelfTime>[0], 16);
+    process.stdout.write(`leader profile ${file}: ${(totalMs / 1000).toFixed(1)} s sampled, ${(busyMs / 1000).toFixed(1)} s busy; top 15 by self time (ms, % of all, % of busy)\n`);
+    process.stdout.write(`${formatSelfTime(rows)}\n`);
   }
   if (files.length === 0) process.stdout.write(`no leader profile found in ${dir} (pids ${leaderPids.join(",")})\n`);
 }
