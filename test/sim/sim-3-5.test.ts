@@ -2,5 +2,5 @@
 import t from "tap";
 import { runSeedBlock } from "./ci-runner";
 
-t.test("3 nodes", async (t) => runSeedBlock(t, 3, 1, 1500));
-t.test("5 nodes", async (t) => runSeedBlock(t, 5, 1, 700));
+t.test("3 nodes", async (t) => runSeedBlock(t, 3, 1, 3000));
+t.test("5 nodes", async (t) => runSeedBlock(t, 5, 1, 1500));

@@ -2,4 +2,4 @@
 import t from "tap";
 import { runSeedBlock } from "./ci-runner";
 
-t.test("7 nodes", async (t) => runSeedBlock(t, 7, 1, 1000));
+t.test("7 nodes", async (t) => runSeedBlock(t, 7, 1, 2000));
