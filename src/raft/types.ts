@@ -89,7 +89,8 @@ export interface AppendEntries extends MessageBase {
 
 /**
  * On success, matchIndex is the index of the follower's last entry known to match the leader's.
- * On rejection, conflictTerm/conflictIndex let the leader skip a whole term at once (§5.3's
+ * On rejection, matchIndex carries the rejected prevLogIndex (0 in a reply to a stale-term
+ * leader, which also has success false), and conflictTerm/conflictIndex let the leader skip a whole term at once (§5.3's
  * "optimization", thesis §5.3 "fast backtracking"): conflictTerm is the follower's term at
  * prevLogIndex (0 if its log is too short) and conflictIndex the first index it holds of that
  * term (or its last index + 1 when too short).
