@@ -104,6 +104,15 @@ export class BenchNode {
 const liveChildren = new Set<ChildProcess>();
 const liveDirs = new Set<string>();
 
+/** Registers a child process and/or a temp dir of the bench for killAllSync (floors use it too). */
+export function track(child: ChildProcess | null, dir: string | null): void {
+  if (child !== null) {
+    liveChildren.add(child);
+    child.once("exit", () => liveChildren.delete(child));
+  }
+  if (dir !== null) liveDirs.add(dir);
+}
+
 /** SIGKILLs every raftd this process started and removes their dirs (synchronous: exit paths). */
 export function killAllSync(): void {
   for (const child of liveChildren) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");

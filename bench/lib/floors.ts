@@ -14,6 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import { rawDatasync } from "../storage";
+import { track } from "./cluster";
 import { barePipelined, bareRoundTrips } from "../wire/bench";
 
 export interface Floors {
@@ -57,12 +58,14 @@ export async function bareReplicationFloor(dir: string, seconds: number, window:
       fs.mkdirSync(path.join(dir, name));
       const child = spawn(process.execPath, [bareReplicaScript, "follower", path.join(dir, name)], { stdio: ["ignore", "pipe", "inherit"] });
       children.push(child);
+      track(child, null);
       ports.push((await firstJsonLine(child, 10_000))["port"] ?? 0);
     }
     fs.mkdirSync(path.join(dir, "leader"));
     const args = [bareReplicaScript, "leader", path.join(dir, "leader"), ...ports.map(String), String(window), String(seconds), String(entryBytes)];
     const leader = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
     children.push(leader);
+    track(leader, null);
     const result = await firstJsonLine(leader, seconds * 1000 + 20_000);
     const entries = result["entries"] ?? 0;
     return { entriesPerSec: result["entriesPerSec"] ?? 0, entriesPerFsync: entries / Math.max(1, result["fsyncs"] ?? 1) };
@@ -73,7 +76,8 @@ export async function bareReplicationFloor(dir: string, seconds: number, window:
 
 export async function measureFloors(dir: string, quick: boolean): Promise<Floors> {
   const seconds = quick ? 1 : 3;
-  const fsyncDir = fs.mkdtempSync(path.join(dir, "floor-fsync-"));
+  const fsyncDir = fs.mkdtempSync(path.join(dir, "raftmq-bench-floor-fsync-"));
+  track(null, fsyncDir);
   let raw: { fsyncsPerSecond: number };
   try {
     raw = await rawDatasync(fsyncDir, seconds);
@@ -83,7 +87,8 @@ export async function measureFloors(dir: string, quick: boolean): Promise<Floors
   const message = Buffer.alloc(100, 1);
   const roundTripsPerSec = await bareRoundTrips(quick ? 5_000 : 20_000, message);
   const pipelinedMsgsPerSec = await barePipelined(quick ? 100_000 : 300_000, message);
-  const replicaDir = fs.mkdtempSync(path.join(dir, "floor-replica-"));
+  const replicaDir = fs.mkdtempSync(path.join(dir, "raftmq-bench-floor-replica-"));
+  track(null, replicaDir);
   let bare: { entriesPerSec: number; entriesPerFsync: number } | null;
   try {
     bare = await bareReplicationFloor(replicaDir, quick ? 2 : 5, 64, 64);
