@@ -37,6 +37,8 @@ export interface ClusterClientOptions {
   clientId?: string;
   rng: Rng;
   logger?: WireLogger;
+  /** Share this client-side manager (see createClientManager) instead of opening one's own. */
+  manager?: ConnectionManager;
   /** Optional progress callback for redirects and retries (raftctl prints them at --verbose). */
   onRetry?: (event: { target: string; code: string; attempt: number }) => void;
 }
@@ -63,6 +65,7 @@ export class ClusterClient {
   clientId: string;
   private readonly options: ClusterClientOptions;
   private readonly manager: ConnectionManager;
+  private readonly ownsManager: boolean;
   private leader: string | null = null;
   private nextTarget = 0;
   private seq = 0;
@@ -72,23 +75,8 @@ export class ClusterClient {
     assert(options.cluster.length > 0, "a client needs at least one address");
     this.options = options;
     this.clientId = options.clientId ?? randomHex(options.rng, 16);
-    const managerOptions = {
-      clusterId: "",
-      // The wire drops frames it has seen from a (node id, incarnation) pair, so both come from
-      // the OS, not from the seeded rng: two clients seeded alike must never look like one.
-      nodeId: `client-${crypto.randomBytes(8).toString("hex")}`,
-      incarnation: crypto.randomInt(1, 2 ** 48 - 1),
-      role: "client" as const,
-      rng: options.rng,
-      rpcTimeoutMsDefault: this.attemptTimeoutMs(),
-      reconnectAttemptsMax: 2,
-      // Clients stay quiet unless asked: raftctl --json owns stdout, and a client sees many
-      // expected connection losses while a cluster fails over.
-      logger: options.logger ?? quietLogger,
-    };
-    this.manager = new ConnectionManager(managerOptions, () => {
-      // Clients receive only replies to their calls; the manager routes those itself.
-    });
+    this.ownsManager = options.manager === undefined;
+    this.manager = options.manager ?? createClientManager({ rng: options.rng, rpcTimeoutMs: this.attemptTimeoutMs(), ...(options.logger === undefined ? {} : { logger: options.logger }) });
   }
 
   /** One attempt gets a quarter of the deadline, within [1 s, 10 s] (slow links need long ones). */
@@ -212,8 +200,35 @@ export class ClusterClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.manager.close();
+    if (this.ownsManager) await this.manager.close();
   }
+}
+
+/**
+ * A client-side ConnectionManager. Many ClusterClients may share one (option `manager`): their
+ * calls then travel over one connection per node, and the node's replies to them leave in one
+ * write per event-loop turn instead of one per client. The owner closes it after the clients.
+ */
+export function createClientManager(options: { rng: Rng; rpcTimeoutMs: number; logger?: WireLogger }): ConnectionManager {
+  return new ConnectionManager(
+    {
+      clusterId: "",
+      // The wire drops frames it has seen from a (node id, incarnation) pair, so both come from
+      // the OS, not from the seeded rng: two clients seeded alike must never look like one.
+      nodeId: `client-${crypto.randomBytes(8).toString("hex")}`,
+      incarnation: crypto.randomInt(1, 2 ** 48 - 1),
+      role: "client",
+      rng: options.rng,
+      rpcTimeoutMsDefault: options.rpcTimeoutMs,
+      reconnectAttemptsMax: 2,
+      // Clients stay quiet unless asked: raftctl --json owns stdout, and a client sees many
+      // expected connection losses while a cluster fails over.
+      logger: options.logger ?? quietLogger,
+    },
+    () => {
+      // Clients receive only replies to their calls; the manager routes those itself.
+    },
+  );
 }
 
 export function errorFromReply(reply: ErrorReply): RaftmqError {
