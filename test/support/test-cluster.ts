@@ -7,11 +7,11 @@
  * Bounded: at most 7 nodes; every wait has a deadline; cleanup() (registered with t.teardown by
  * the caller) SIGKILLs every process, closes every proxy and client and removes the data dirs.
  */
-import net from "node:net";
 import path from "node:path";
 import { ClusterClient } from "../../src/client/cluster-client";
 import { SeededRng } from "../../src/util/rng";
 import { FaultProxy, type FaultConfig } from "../wire/fault-proxy";
+import { freePort } from "../wire/harness";
 import { ProcessSet, type RaftdProcess } from "./raftd-process";
 
 export interface TestClusterOptions {
@@ -32,17 +32,6 @@ interface Member {
   proxy: FaultProxy | null;
   dataDir: string;
   process: RaftdProcess | null;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export class TestCluster {
