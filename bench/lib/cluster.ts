@@ -43,6 +43,9 @@ export class BenchNode {
   /** Arrival times (Date.now()) of this node's "now leader" records. */
   readonly becameLeaderAtMs: number[] = [];
   exited = false;
+  exitInfo: { code: number | null; signal: string | null } | null = null;
+  /** Set before the bench itself kills the node (failover, stop): its exit is no failure. */
+  exitExpected = false;
   private readonly listeners = new Set<(record: LogRecord) => void>();
   readonly exitedPromise: Promise<void>;
 
@@ -52,8 +55,9 @@ export class BenchNode {
     readonly dataDir: string,
     readonly child: ChildProcess,
   ) {
-    this.exitedPromise = new Promise((resolve) => child.once("exit", () => {
+    this.exitedPromise = new Promise((resolve) => child.once("exit", (code, signal) => {
       this.exited = true;
+      this.exitInfo = { code, signal };
       resolve();
     }));
     for (const stream of [child.stdout, child.stderr]) {
@@ -202,6 +206,19 @@ export class BenchCluster {
     return node;
   }
 
+  /** Why the cluster is broken: a node exited without the bench killing it (crash, outside kill). */
+  failure(): string | null {
+    const node = this.nodes.find((n) => n.exited && !n.exitExpected);
+    if (node === undefined) return null;
+    return `${node.name} (pid ${node.pid}) exited unexpectedly (${node.exitInfo?.signal ?? `code ${String(node.exitInfo?.code)}`})`;
+  }
+
+  /** SIGKILLs one node on purpose (failover scenarios). */
+  killNode(node: BenchNode): void {
+    node.exitExpected = true;
+    node.child.kill("SIGKILL");
+  }
+
   /** A client over the live nodes; the caller closes it. */
   client(timeoutMs = 30_000): ClusterClient {
     const live = this.nodes.filter((node) => !node.exited).map((node) => node.address);
@@ -247,6 +264,7 @@ export class BenchCluster {
   /** Stops every node (SIGKILL, or SIGTERM first when graceful) and removes the data dirs. */
   async stop(graceful = false): Promise<void> {
     const live = this.nodes.filter((node) => !node.exited);
+    for (const node of live) node.exitExpected = true;
     if (graceful) {
       for (const node of live) node.child.kill("SIGTERM");
       const timer = setTimeout(() => live.forEach((node) => node.child.kill("SIGKILL")), gracefulStopMs);

@@ -29,6 +29,8 @@ export interface LoadSpec {
   /** Stop after this many acknowledged commands in all (default unbounded). */
   opsMax?: number;
   track?: boolean;
+  /** Checked before each command: true ends the run early (the cluster broke). */
+  stop?: () => boolean;
 }
 
 export interface LoadProgress {
@@ -90,7 +92,7 @@ export async function runLoad(clients: ClusterClient[], spec: LoadSpec, progress
 
   const stream = async (client: ClusterClient, id: number): Promise<void> => {
     let n = 0;
-    while (performance.now() < deadline && result.ops < opsMax) {
+    while (performance.now() < deadline && result.ops < opsMax && spec.stop?.() !== true) {
       const op = spec.op === "mixed" ? (n % 2 === 0 ? "enqueue" : "dequeue") : spec.op;
       const value = op === "enqueue" ? valueOf(id, n, spec.payloadBytes, filler, track) : "";
       n += 1;

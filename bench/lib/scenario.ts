@@ -87,14 +87,17 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
   let killedAtMs: number | null = null;
   const killer = spec.failover === true ? setTimeout(() => {
     killedAtMs = Date.now();
-    leader.child.kill("SIGKILL");
+    ctx.cluster.killNode(leader);
   }, spec.durationMs / 2) : null;
+  const stop = (): boolean => ctx.cluster.failure() !== null;
   let load: LoadResult;
   try {
-    load = await runLoad(clients, { op: spec.op, queue: spec.queue, payloadBytes: spec.payloadBytes, durationMs: spec.durationMs, opsMax: spec.opsMax, track: spec.failover === true }, ctx.progress);
+    load = await runLoad(clients, { op: spec.op, queue: spec.queue, payloadBytes: spec.payloadBytes, durationMs: spec.durationMs, opsMax: spec.opsMax, track: spec.failover === true, stop }, ctx.progress);
   } finally {
     if (killer !== null) clearTimeout(killer);
   }
+  const failure = ctx.cluster.failure();
+  if (failure !== null) throw new Error(`${spec.name}: ${failure}`);
   const benchCpu = selfCpuSeconds() - before.benchCpu;
   const figures = nodeFigures(ctx, before, leader, load.ops);
   const benchMemory = memoryOf(process.pid);
@@ -158,7 +161,8 @@ async function checkFailover(spec: ScenarioSpec, ctx: ScenarioContext, killed: B
     .filter((at) => at > killedAtMs);
   const noLeaderMs = elected.length === 0 ? null : Math.min(...elected) - killedAtMs;
   // Every acknowledged enqueue must come out again: drain the queue with all the streams.
-  const drained = await runLoad(ctx.clients, { op: "dequeue", queue: spec.queue, payloadBytes: 0, durationMs: drainMs, track: true }, ctx.progress);
+  const stop = (): boolean => ctx.cluster.failure() !== null;
+  const drained = await runLoad(ctx.clients, { op: "dequeue", queue: spec.queue, payloadBytes: 0, durationMs: drainMs, track: true, stop }, ctx.progress);
   drained.histogram.destroy();
   const seen = new Map<string, number>();
   for (const value of drained.dequeued) seen.set(value, (seen.get(value) ?? 0) + 1);
