@@ -10,6 +10,7 @@
  * --million         also: 1M queued 64 B messages (RSS per node, throughput vs empty)
  * --json FILE       results as JSON, and FILE with .svg: a chart of throughput and latency
  * --only NAMES      run only these scenarios (their clusters are still started)
+ * --connection-per-client  one connection per load stream instead of one shared by all streams
  * --profile-leader DIR  run enqueue-64B-c64-n3 (or the --only ones, quick durations) with `node --cpu-prof --cpu-prof-dir DIR`
  *                   on every raftd (stopped with SIGTERM so the profiles get written) and print
  *                   the leader's profile file; summarise it with bench/profile-summary.ts
@@ -24,7 +25,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { SingleBar } from "cli-progress";
 import minimist from "minimist";
-import type { ClusterClient } from "../src/client/cluster-client";
+import { createClientManager, type ClusterClient } from "../src/client/cluster-client";
+import { osSeed } from "../src/cli/os-seed";
+import { SeededRng } from "../src/util/rng";
 import { BenchCluster, registerCleanup } from "./lib/cluster";
 import { measureFloors, type Floors } from "./lib/floors";
 import type { LoadProgress } from "./lib/load";
@@ -153,14 +156,17 @@ class ProgressView {
   }
 }
 
-async function runGroup(group: Group, floors: Floors, parentDir: string, view: ProgressView, counter: { index: number }, options: { nodeFlags: string[]; graceful: boolean; earlier: ScenarioResult[]; progress: LoadProgress; leaderPids: number[] }): Promise<ScenarioResult[]> {
+async function runGroup(group: Group, floors: Floors, parentDir: string, view: ProgressView, counter: { index: number }, options: { nodeFlags: string[]; graceful: boolean; earlier: ScenarioResult[]; progress: LoadProgress; leaderPids: number[]; connectionPerClient: boolean }): Promise<ScenarioResult[]> {
   const cluster = new BenchCluster({ nodes: group.nodes, parentDir, nodeFlags: options.nodeFlags });
   const clients: ClusterClient[] = [];
   const results: ScenarioResult[] = [];
+  // Like an application, the load generator multiplexes its streams over one connection per
+  // node (--connection-per-client gives every stream its own, as earlier runs did).
+  const manager = options.connectionPerClient ? undefined : createClientManager({ rng: new SeededRng(osSeed()), rpcTimeoutMs: clientTimeoutMs });
   try {
     view.begin(counter.index, `starting a ${group.nodes}-node cluster`);
     await cluster.start();
-    for (let i = 0; i < concurrencyMax; i++) clients.push(cluster.client(clientTimeoutMs));
+    for (let i = 0; i < concurrencyMax; i++) clients.push(cluster.client(clientTimeoutMs, manager));
     await Promise.all(clients.map((client) => client.execute("length", "warmup"))); // connect, find the leader
     const leader = await cluster.leader();
     options.leaderPids.push(leader.pid);
@@ -182,6 +188,7 @@ async function runGroup(group: Group, floors: Floors, parentDir: string, view: P
     throw error;
   } finally {
     await Promise.all(clients.map((client) => client.close()));
+    await manager?.close();
     await cluster.stop(options.graceful);
   }
 }
@@ -192,7 +199,7 @@ function filterPlan(groups: Group[], only: string[] | null): Group[] {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const args = minimist(argv, { string: ["json", "only", "profile-leader", "dir"], boolean: ["quick", "million"] });
+  const args = minimist(argv, { string: ["json", "only", "profile-leader", "dir"], boolean: ["quick", "million", "connection-per-client"] });
   const quick = args["quick"] === true;
   const profileDir = typeof args["profile-leader"] === "string" ? path.resolve(args["profile-leader"]) : null;
   const parentDir = typeof args["dir"] === "string" ? path.resolve(args["dir"]) : os.tmpdir();
@@ -216,7 +223,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     for (const group of groups) {
       const nodeFlags = profileDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir];
-      scenarios.push(...(await runGroup(group, floors, parentDir, view, counter, { nodeFlags, graceful: profileDir !== null, earlier: scenarios, progress, leaderPids })));
+      scenarios.push(...(await runGroup(group, floors, parentDir, view, counter, { nodeFlags, graceful: profileDir !== null, earlier: scenarios, progress, leaderPids, connectionPerClient: args["connection-per-client"] === true })));
     }
   } finally {
     view.stop();

@@ -19,6 +19,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import { ClusterClient } from "../../src/client/cluster-client";
+import type { ConnectionManager } from "../../src/wire";
 import { SeededRng } from "../../src/util/rng";
 import type { StatusReply } from "../../src/wire/schema.generated";
 
@@ -219,12 +220,12 @@ export class BenchCluster {
     node.child.kill("SIGKILL");
   }
 
-  /** A client over the live nodes; the caller closes it. */
-  client(timeoutMs = 30_000): ClusterClient {
+  /** A client over the live nodes; the caller closes it (and `manager`, if it shares one). */
+  client(timeoutMs = 30_000, manager?: ConnectionManager): ClusterClient {
     const live = this.nodes.filter((node) => !node.exited).map((node) => node.address);
     if (live.length === 0) throw new Error("every node of the bench cluster has exited (killed from outside?)");
     const cluster = live;
-    return new ClusterClient({ cluster, timeoutMs, rng: new SeededRng(this.rng.nextU32()) });
+    return new ClusterClient({ cluster, timeoutMs, rng: new SeededRng(this.rng.nextU32()), ...(manager === undefined ? {} : { manager }) });
   }
 
   async status(timeoutMs = 10_000): Promise<StatusReply> {
