@@ -21,7 +21,7 @@ import {
 } from "../queue";
 import { RaftmqError, isRaftmqError } from "../util/errors";
 import type { InboundMessage, WireMessage } from "../wire";
-import type { ExecuteRequest, JoinRequest, LogEntryView, LogRequest, MemberStatus } from "../wire/schema.generated";
+import type { ExecuteRequest, JoinRequest, LogEntryView, LogRequest, MemberStatus, StatusReply } from "../wire/schema.generated";
 import type { NodeLogger } from "./node-logger";
 import type { RaftNode } from "./raft-node";
 
@@ -208,17 +208,7 @@ export class ClientService {
     };
   }
 
-  statusBody(): {
-    nodeId: string;
-    role: string;
-    term: number;
-    leader: string;
-    commitIndex: number;
-    lastApplied: number;
-    lastIndex: number;
-    snapshotIndex: number;
-    members: MemberStatus[];
-  } {
+  statusBody(): StatusReply {
     const status = this.options.core.status();
     const members: MemberStatus[] = [];
     const all = [...status.config.voters.map((id) => ({ id, voter: true })), ...status.config.learners.map((id) => ({ id, voter: false }))];
