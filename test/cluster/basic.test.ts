@@ -7,6 +7,7 @@
 import net from "node:net";
 import t from "tap";
 import { TestCluster } from "../support/test-cluster";
+import { freePort } from "../wire/harness";
 import { encodeFrame } from "../../src/wire/frame";
 
 t.test("a 3-node cluster serves raftctl", async (t) => {
@@ -86,6 +87,10 @@ t.test("a 3-node cluster serves raftctl", async (t) => {
     t.equal(arity.code, 2);
     const badFlag = await cluster.processes.raftctl(["--cluster", follower, "--bogus", "status"]);
     t.equal(badFlag.code, 2);
+    // Nobody listens on a freshly freed port: raftctl gives up after --timeout-ms with exit 1.
+    const nowhere = await cluster.processes.raftctl(["--cluster", `127.0.0.1:${await freePort()}`, "--timeout-ms", "1500", "enqueue", "x"]);
+    t.equal(nowhere.code, 1, "an unreachable cluster: exit 1 after the deadline");
+    t.equal(nowhere.json?.error, "RPC_TIMEOUT");
 
     // Garbage and an oversized frame header at a node's client port: dropped, node still serves.
     for (const garbage of [Buffer.from("GET / HTTP/1.1\r\n\r\n"), oversizedFrameHeader()]) {
