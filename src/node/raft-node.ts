@@ -117,7 +117,7 @@ export class RaftNode<Result> {
   private appliedIndex: number;
   private readonly listeners = new Map<NodeEvent, Array<() => void>>();
   /** Counters for the periodic summary and for status. */
-  readonly stats = { ticks: 0, readies: 0, entriesPersisted: 0, persists: 0, messagesSent: 0, messagesReceived: 0, applied: 0, snapshots: 0 };
+  readonly stats = { ticks: 0, messagesSent: 0, messagesReceived: 0, applied: 0, snapshots: 0 };
   /** Tick count (stats.ticks) at the last raft message from each sender: "last contact" for src/admin. */
   readonly lastHeardTick = new Map<NodeId, number>();
   /** Optional instrumentation (src/admin): called before each storage.persist, its result after. */
@@ -291,7 +291,6 @@ export class RaftNode<Result> {
   }
 
   private async handleReady(ready: Ready): Promise<void> {
-    this.stats.readies += 1;
     // Thesis §10.2.1: a leader may send AppendEntries before its own write is durable; the core
     // counts the leader's own entries toward a majority only after advance() says so. Votes,
     // vote requests and acks depend on what this node persists and wait for it (§5.1, §3.8).
@@ -308,15 +307,12 @@ export class RaftNode<Result> {
       await this.options.storage.persist(ready.hardState, ready.entries, ready.snapshot);
       if (persisted !== null) persisted();
       if (ready.hardState !== null) this.durableHardState = ready.hardState;
-      this.stats.persists += 1;
-      this.stats.entriesPersisted += ready.entries.length;
       this.activity.fsyncs += 1;
       this.activity.entriesPersisted += ready.entries.length;
       if (ready.entries.length > 0) {
         const first = ready.entries[0]!.index;
         const last = ready.entries[ready.entries.length - 1]!.index;
         this.options.logger.debug({ event: "appended", index: last, first, count: ready.entries.length }, "entries persisted");
-        this.failOverwrittenProposals(first);
       }
     }
     for (const message of late) this.sendMessage(message);
@@ -427,16 +423,6 @@ export class RaftNode<Result> {
     else waiter.reject(dropped(entry.index));
   }
 
-  /** A leader overwrote our log from `first`: proposals made there by us are gone. */
-  private failOverwrittenProposals(first: number): void {
-    for (const [index, waiter] of this.proposals) {
-      if (index >= first && waiter.term !== this.core.term) {
-        this.proposals.delete(index);
-        waiter.reject(dropped(index));
-      }
-    }
-  }
-
   private releaseReads(): void {
     const applied = this.appliedIndex;
     for (let i = 0; i < this.readsConfirmed.length; ) {
@@ -469,17 +455,17 @@ export class RaftNode<Result> {
     this.lastTerm = status.term;
     this.options.logger.setRole(status.role, status.term);
     this.options.logger.info({ event: "role", leader: status.leader }, `now ${status.role}`);
-    if (wasLeader && status.role !== "leader") this.failAllWaiters(status.leader);
+    if (wasLeader && status.role !== "leader") this.failAllWaiters(dropped, refusal("not-leader", status.leader));
     this.emit("role-change");
   }
 
-  private failAllWaiters(leader: NodeId | null): void {
-    for (const [index, waiter] of this.proposals) waiter.reject(dropped(index));
+  /** Rejects every waiting proposal (with its own error, by index) and read. */
+  private failAllWaiters(proposalError: (index: number) => RaftmqError, readError: RaftmqError): void {
+    for (const [index, waiter] of this.proposals) waiter.reject(proposalError(index));
     this.proposals.clear();
-    const error = refusal("not-leader", leader);
-    for (const waiter of this.readsPending.values()) waiter.reject(error);
+    for (const waiter of this.readsPending.values()) waiter.reject(readError);
     this.readsPending.clear();
-    for (const waiter of this.readsConfirmed) waiter.reject(error);
+    for (const waiter of this.readsConfirmed) waiter.reject(readError);
     this.readsConfirmed.length = 0;
   }
 
@@ -515,12 +501,7 @@ export class RaftNode<Result> {
     this.ticker = null;
     this.summaryTimer = null;
     const error = new RaftmqError("RAFT_NOT_LEADER", "node stopped");
-    for (const waiter of this.proposals.values()) waiter.reject(error);
-    this.proposals.clear();
-    for (const waiter of this.readsPending.values()) waiter.reject(error);
-    this.readsPending.clear();
-    for (const waiter of this.readsConfirmed) waiter.reject(error);
-    this.readsConfirmed.length = 0;
+    this.failAllWaiters(() => error, error);
     this.emit("stopped");
   }
 }
