@@ -41,7 +41,7 @@ const opNames = ["", "enqueue", "dequeue", "peek", "length"] as const;
 
 export class ClientService {
   private readonly options: ClientServiceOptions;
-  readonly stats = { requests: 0, redirects: 0, errors: 0 };
+  readonly stats = { requests: 0 };
   /**
    * Optional instrumentation (src/admin): called when a request arrives with its kind (the queue
    * op for ExecuteRequest, else the message type); its result is called with "ok" or the error
@@ -71,8 +71,6 @@ export class ClientService {
       (error: unknown) => {
         if (!isRaftmqError(error)) throw error; // a bug: let it crash the process
         if (done !== null) done(error.code);
-        this.stats.errors += 1;
-        if (error.code === "RAFT_NOT_LEADER") this.stats.redirects += 1;
         this.options.logger.debug({ event: "client-error", code: error.code, client: inbound.from }, "request refused");
         reply(this.errorReply(error));
       },
