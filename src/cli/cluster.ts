@@ -17,6 +17,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { RaftmqError, isRaftmqError } from "../util/errors";
 import { parseFlags, parseLogLevel, parsePositiveInt } from "./args";
+import { formatRecord } from "./logger";
 
 const stopGraceMs = 5_000;
 const nodesMax = 7;
@@ -66,11 +67,16 @@ function startNode(options: ClusterOptions, port: number, join: string | null): 
   return child;
 }
 
-let render: ((line: string) => string) | null = null;
+const colour = process.stdout.isTTY === true;
 
 function renderLine(line: string): string {
-  if (render === null) return line;
-  return render(line);
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line; // not a bunyan record (e.g. a crash trace): show it as it is
+  }
+  return formatRecord(record, colour);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -83,15 +89,6 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const { formatRecord } = await import("./logger");
-  const colour = process.stdout.isTTY === true;
-  render = (line) => {
-    try {
-      return formatRecord(JSON.parse(line) as Record<string, unknown>, colour);
-    } catch {
-      return line; // not a bunyan record (e.g. a crash trace): show it as it is
-    }
-  };
   if (options.fresh) fs.rmSync(options.dir, { recursive: true, force: true });
   const addresses = Array.from({ length: options.nodes }, (_, i) => `127.0.0.1:${options.basePort + i}`);
   const children: ChildProcess[] = addresses.map((_, i) =>
