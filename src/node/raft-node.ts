@@ -4,10 +4,12 @@
  *
  *   tick / inbound message / proposal
  *        -> core.takeReady()
+ *        -> send the leader's appends (they need not wait for its own write, §10.2.1)
+ *        -> apply the committed entries this node already held durably, answer their waiters
  *        -> storage.persist(hardState, entries, snapshot)   (durable first: votes and acks
  *                                                            below depend on it, thesis §3.8)
- *        -> transport.send(messages)
- *        -> state machine: restore(snapshot), apply(committed) in order, answer waiters
+ *        -> transport.send(the other messages)
+ *        -> state machine: restore(snapshot), apply the rest of committed in order
  *        -> answer ReadIndex waiters whose index is applied
  *        -> core.advance(ready)
  *        -> maybe take a snapshot and compact
@@ -302,6 +304,18 @@ export class RaftNode<Result> {
       if (early && sendableBeforePersist(message)) this.sendMessage(message);
       else late.push(message);
     }
+    // Committed entries this node already holds durably do not wait for this Ready's write:
+    // applying them (and answering their clients) now saves a whole fsync of latency when new
+    // entries arrived meanwhile. Those at or after the first entry being written wait for it.
+    const committed = ready.committed;
+    let appliedEarly = 0;
+    if (ready.snapshot === null) {
+      const firstWritten = ready.entries.length > 0 ? ready.entries[0]!.index : Infinity;
+      while (appliedEarly < committed.length && committed[appliedEarly]!.index < firstWritten) {
+        this.applyEntry(committed[appliedEarly]!);
+        appliedEarly += 1;
+      }
+    }
     if (this.mustPersist(ready)) {
       const persisted = this.persistTimer === null ? null : this.persistTimer();
       await this.options.storage.persist(ready.hardState, ready.entries, ready.snapshot);
@@ -322,7 +336,7 @@ export class RaftNode<Result> {
       this.appliedIndex = ready.snapshot.meta.index;
       this.options.logger.info({ event: "snapshot-installed", index: ready.snapshot.meta.index }, "snapshot installed");
     }
-    for (const entry of ready.committed) this.applyEntry(entry);
+    for (let k = appliedEarly; k < committed.length; k++) this.applyEntry(committed[k]!);
     for (const state of ready.readStates) {
       const waiter = this.readsPending.get(state.requestId);
       if (waiter === undefined) continue;
@@ -448,6 +462,8 @@ export class RaftNode<Result> {
 
   /** Logs role and term changes; a leader that stepped down fails its waiters (outcome unknown). */
   private noticeRoleChange(): void {
+    // Fast path for the busy leader (status() copies the progress table).
+    if (this.lastRole === "leader" && this.core.role === "leader" && this.core.term === this.lastTerm) return;
     const status = this.core.status();
     if (status.role === this.lastRole && status.term === this.lastTerm) return;
     const wasLeader = this.lastRole === "leader";
