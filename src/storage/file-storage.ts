@@ -25,7 +25,7 @@ import { recover } from "./recovery";
 import { SnapshotReader, SnapshotWriter, writeSnapshotFile, type SnapshotFileInfo, type SnapshotIoOptions } from "./snapshot-files";
 import { LogReplay } from "./wal-replay";
 import { ENTRY_PREFIX_BYTES, encodeEntry, encodeHardState, encodeSnapshotMarker, type IndexTerm } from "./wal-records";
-import { WalWriter, startSegment, type WalItem, type WalWriterOptions } from "./wal-writer";
+import { WalWriter, startSegment, walOpenFlags, type WalItem, type WalWriterOptions } from "./wal-writer";
 import { segmentFileName } from "./file-names";
 
 interface SnapshotOnDisk {
@@ -101,7 +101,7 @@ export class FileStorage implements RaftStorage {
       segments[segments.length - 1]!.maxIndex = recovered.walLastIndex;
       segments[segments.length - 1]!.hasHardState = true;
     } else {
-      handle = await open(path.join(this.dir, segments[segments.length - 1]!.name), "r+");
+      handle = await open(path.join(this.dir, segments[segments.length - 1]!.name), walOpenFlags("append", this.options.fsync === "always"));
     }
     const state = recovered.state;
     this.writer = new WalWriter(

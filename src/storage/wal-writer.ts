@@ -15,6 +15,7 @@
  * After any write or fsync error the writer is failed for good (retrying fsync after an error
  * can report success for lost pages): every pending and later call rejects with STORAGE_IO.
  */
+import { constants as fsConstants, write as fsWrite } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import { assert } from "../util/assert";
@@ -199,10 +200,11 @@ export class WalWriter {
       if (item.type === RecordType.Entry) this.stats.entriesAppended += 1;
     }
     position += await this.writeFully(chunk, used, position);
-    if (this.options.fsync) {
-      await this.state.handle.datasync();
-      this.stats.fsyncs += 1;
-    }
+    // With fsync on, segments are opened O_DSYNC (walOpenFlags): each write above returned only
+    // once its data was durable, so no separate fdatasync is needed. One thread-pool round trip
+    // per flush instead of two: measured 0.13-0.18 ms against 0.27-0.29 ms for write + datasync
+    // through fs/promises on this machine's disk (bench/README.md).
+    if (this.options.fsync) this.stats.fsyncs += 1;
     if (items.some((item) => item.type === RecordType.HardState)) segment.hasHardState = true;
     this.state.nextFlushSeq += 1;
     this.state.segmentBytesUsed = position;
@@ -223,7 +225,7 @@ export class WalWriter {
   private async writeFully(chunk: Buffer, bytes: number, position: number): Promise<number> {
     let done = 0;
     while (done < bytes) {
-      const { bytesWritten } = await this.state.handle.write(chunk, done, bytes - done, position + done);
+      const bytesWritten = await writeAt(this.state.handle.fd, chunk, done, bytes - done, position + done);
       if (bytesWritten <= 0) throw new Error(`write made no progress at offset ${position + done}`); // becomes STORAGE_IO
       done += bytesWritten;
     }
@@ -235,7 +237,7 @@ export class WalWriter {
   private async rotate(): Promise<WalItem[]> {
     const segmentSeq = this.currentSegmentSeq() + 1;
     const name = segmentFileName(segmentSeq);
-    const handle = await open(path.join(this.options.dir, name), "wx");
+    const handle = await open(path.join(this.options.dir, name), walOpenFlags("create", this.options.fsync));
     if (this.options.fsync) {
       await fsyncDirectory(this.options.dir);
       this.stats.fsyncs += 1;
@@ -264,7 +266,7 @@ export async function startSegment(
   hardState: Buffer,
   flushSeq: number,
 ): Promise<{ handle: FileHandle; bytes: number }> {
-  const handle = await open(path.join(options.dir, segmentFileName(segmentSeq)), "w");
+  const handle = await open(path.join(options.dir, segmentFileName(segmentSeq)), walOpenFlags("truncate", options.fsync));
   const start = encodeSegmentStart({ segmentSeq, floorIndex });
   const buffer = Buffer.allocUnsafe(frameBytes(start.length) + frameBytes(hardState.length));
   let used = encodeFrameInto(buffer, 0, RecordType.SegmentStart, start, flushSeq, 0, 2);
@@ -277,4 +279,25 @@ export async function startSegment(
   }
   stats.bytesWritten += used;
   return { handle, bytes: used };
+}
+
+/**
+ * open(2) flags for a WAL segment: "append" an existing one, "create" a new one (must not
+ * exist), "truncate" (create or empty). With fsync on, O_DSYNC makes every write durable before
+ * it returns (data and the metadata needed to read it back, like fdatasync).
+ */
+export function walOpenFlags(mode: "append" | "create" | "truncate", fsync: boolean): number {
+  const c = fsConstants;
+  const base = mode === "append" ? c.O_RDWR : mode === "create" ? c.O_WRONLY | c.O_CREAT | c.O_EXCL : c.O_WRONLY | c.O_CREAT | c.O_TRUNC;
+  return fsync ? base | c.O_DSYNC : base;
+}
+
+/** One positional write through the callback API (lighter than FileHandle.write's promise path). */
+function writeAt(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fsWrite(fd, buffer, offset, length, position, (error, bytesWritten) => {
+      if (error !== null) reject(error);
+      else resolve(bytesWritten);
+    });
+  });
 }
