@@ -136,7 +136,8 @@ export class ClusterClient {
   async call(message: WireMessage): Promise<WireMessage> {
     if (this.closed) throw new RaftmqError("MANAGER_CLOSED", "client is closed");
     const deadline = Date.now() + this.options.timeoutMs;
-    const timeoutError = new RaftmqError("RPC_TIMEOUT", `no answer from the cluster within ${this.options.timeoutMs} ms`);
+    // Built only on the way out (a stack per call is too dear on the hot path).
+    const timeoutMessage = `no answer from the cluster within ${this.options.timeoutMs} ms`;
     let lastError: RaftmqError | null = null;
     for (let attempt = 1; attempt <= attemptsMax; attempt++) {
       const remainingMs = deadline - Date.now();
@@ -170,11 +171,11 @@ export class ClusterClient {
       await this.backoff(attempt, deadline);
     }
     if (lastError !== null) {
-      throw new RaftmqError("RPC_TIMEOUT", `${timeoutError.message} (last error: ${lastError.code}: ${lastError.message})`, {
+      throw new RaftmqError("RPC_TIMEOUT", `${timeoutMessage} (last error: ${lastError.code}: ${lastError.message})`, {
         cause: lastError,
       });
     }
-    throw timeoutError;
+    throw new RaftmqError("RPC_TIMEOUT", timeoutMessage);
   }
 
   private pickTarget(): string {

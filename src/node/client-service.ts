@@ -99,10 +99,12 @@ export class ClientService {
   }
 
   private requireLeader(): void {
-    const status = this.options.core.status();
-    if (status.role === "leader") return;
-    throw new RaftmqError("RAFT_NOT_LEADER", status.leader === null ? "not the leader; leader unknown" : `not the leader; try ${status.leader}`, {
-      details: { leader: status.leader },
+    // The core's fields, not status(): status() copies the whole progress table, per request.
+    const core = this.options.core;
+    if (core.role === "leader") return;
+    const leader = core.leader;
+    throw new RaftmqError("RAFT_NOT_LEADER", leader === null ? "not the leader; leader unknown" : `not the leader; try ${leader}`, {
+      details: { leader },
     });
   }
 
