@@ -57,6 +57,8 @@ export class FileStorage implements RaftStorage {
   private snapshots: SnapshotOnDisk[] = [];
   /** Serialises the in-memory effects of persist/compact in call order. */
   private ingest: Promise<void> = Promise.resolve();
+  /** serialize() steps not yet settled: 0 means `ingest` is idle. */
+  private ingestPending = 0;
   /** Serialises deletions of old snapshots and segments. */
   private pruning: Promise<void> = Promise.resolve();
   private state: "new" | "loading" | "open" | "closed" = "new";
@@ -130,11 +132,7 @@ export class FileStorage implements RaftStorage {
   persist(hardState: HardState | null, entries: LogEntry[], snapshot: Snapshot | null): Promise<void> {
     assert(this.state === "open", "persist() after load() and before close()");
     this.counters.persistCalls += 1;
-    const step = this.ingest.then(() => this.enqueuePersist(hardState, entries, snapshot));
-    this.ingest = step.then(
-      () => undefined,
-      () => undefined, // the error reaches the caller through `step` below
-    );
+    const step = this.serialize(() => this.enqueuePersist(hardState, entries, snapshot));
     return step.then(async (queued) => {
       await queued.durable;
       if (snapshot !== null) await this.prune();
@@ -147,7 +145,7 @@ export class FileStorage implements RaftStorage {
     if (meta.index <= this.baseIndex) return Promise.resolve(); // already covered
     const written = this.ensureSnapshotFile(snapshot);
     written.catch(() => undefined); // awaited below in `step`, which reports the error to the caller
-    const step = this.ingest.then(async () => {
+    const step = this.serialize(async () => {
       const info = await written;
       if (meta.index <= this.baseIndex) return;
       const termHere = this.model.termAt(meta.index);
@@ -158,10 +156,6 @@ export class FileStorage implements RaftStorage {
       this.counters.bytesSinceSnapshot = 0;
       this.remember(info);
     });
-    this.ingest = step.then(
-      () => undefined,
-      () => undefined, // reported to the caller through `step`
-    );
     return step.then(() => this.prune());
   }
 
@@ -192,6 +186,23 @@ export class FileStorage implements RaftStorage {
     await this.ingest;
     await this.pruning;
     await this.writer?.close();
+  }
+
+  /**
+   * Runs `step` after every earlier one, in call order. When none is pending it starts at once,
+   * in the caller's turn: a persist() then hands its write to the disk before returning, so the
+   * caller can do other work (apply committed entries) while the write is in flight.
+   */
+  private serialize<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.ingestPending === 0 ? step() : this.ingest.then(step);
+    this.ingestPending += 1;
+    this.ingest = run.then(
+      () => undefined,
+      () => undefined, // the error reaches the caller through `run`
+    ).then(() => {
+      this.ingestPending -= 1;
+    });
+    return run;
   }
 
   private async enqueuePersist(hardState: HardState | null, entries: LogEntry[], snapshot: Snapshot | null): Promise<{ durable: Promise<void> }> {
