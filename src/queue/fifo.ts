@@ -5,27 +5,65 @@
  *   [ . . x x x x ] -> [ x x x ] -> [ x x . . ]
  *       ^headSlot                         ^tailSlot
  *
- * Contract: push and shift are O(1) (no Array.shift, no copying); memory is the strings plus
- * 12 bytes a message in typed arrays plus 8 for the pointer. Chunks grow from 8 slots to
- * CHUNK_SLOTS_MAX so that the many small queues stay small and big ones pay one chunk header per
- * 1024 messages. Each message keeps its UTF-8 byte length (for the byte budget and snapshots) and
- * the log index that enqueued it.
+ * Contract: push and shift are O(1) (no Array.shift, no copying of other messages). Values are
+ * kept as UTF-8 bytes in one byte arena per chunk, not as JavaScript strings: a 64 B value costs
+ * 64 + 16 bytes (offset, length, log index) instead of a string object (~80 B for 64 ASCII
+ * chars, twice that for non-Latin-1 text) plus a pointer, and the bytes live outside the garbage
+ * collected heap, which then stays small (1M queued 64 B messages: bench/README.md). A value is
+ * encoded once at push and decoded when it is read (peekValue, forEach). Chunks grow from 8
+ * slots to CHUNK_SLOTS_MAX so that the many small queues stay small and big ones pay one chunk
+ * header per 1024 messages; a chunk's arena doubles as values arrive and is freed with the chunk
+ * once every message in it is dropped.
  */
 import { assert } from "../util/assert";
 
 const CHUNK_SLOTS_MIN = 8;
 const CHUNK_SLOTS_MAX = 1024;
+/** Arena bytes a new chunk starts with, per slot (values are often small). */
+const ARENA_BYTES_PER_SLOT = 64;
+/** A chunk holding values takes no more once its arena would pass this (one value may). */
+const ARENA_BYTES_MAX = 1024 * 1024;
+
+const encoder = new TextEncoder();
+// ignoreBOM: a value that starts with U+FEFF keeps it.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 class Chunk {
-  readonly values: (string | undefined)[];
+  /** Byte offset of each slot's value in `arena`. */
+  readonly starts: Uint32Array;
   readonly valueBytes: Uint32Array;
   readonly indexes: Float64Array;
+  arena: Uint8Array;
+  /** Invariant: bytes of `arena` in use (values of slots written so far). */
+  arenaUsed = 0;
+  /** Slots written; < capacity when the arena filled first. Only the tail chunk takes more. */
+  slotsUsed = 0;
   next: Chunk | null = null;
 
   constructor(readonly capacity: number) {
-    this.values = new Array<string | undefined>(capacity).fill(undefined);
+    this.starts = new Uint32Array(capacity);
     this.valueBytes = new Uint32Array(capacity);
     this.indexes = new Float64Array(capacity);
+    this.arena = new Uint8Array(capacity * ARENA_BYTES_PER_SLOT);
+  }
+
+  /** Appends `value` (whose UTF-8 length is `byteCount`) to the arena; returns its offset. */
+  store(value: string, byteCount: number): number {
+    const start = this.arenaUsed;
+    if (start + byteCount > this.arena.length) {
+      const grown = new Uint8Array(Math.max(Math.min(this.arena.length * 2, ARENA_BYTES_MAX), start + byteCount));
+      grown.set(this.arena.subarray(0, start));
+      this.arena = grown;
+    }
+    const { written } = encoder.encodeInto(value, this.arena.subarray(start, start + byteCount));
+    assert(written === byteCount, "fifo: value's UTF-8 length matches the caller's");
+    this.arenaUsed = start + byteCount;
+    return start;
+  }
+
+  value(slot: number): string {
+    const start = this.starts[slot]!;
+    return decoder.decode(this.arena.subarray(start, start + this.valueBytes[slot]!));
   }
 }
 
@@ -50,14 +88,17 @@ export class Fifo {
   }
 
   push(value: string, valueBytes: number, index: number): void {
-    if (this.tailSlot === this.tail.capacity) {
+    const full = this.tailSlot === this.tail.capacity || (this.tailSlot > 0 && this.tail.arenaUsed + valueBytes > ARENA_BYTES_MAX);
+    // Invariant: tailSlot === tail.slotsUsed.
+    if (full) {
       const chunk = new Chunk(Math.min(this.tail.capacity * 2, CHUNK_SLOTS_MAX));
       this.tail.next = chunk;
       this.tail = chunk;
       this.tailSlot = 0;
     }
     const slot = this.tailSlot++;
-    this.tail.values[slot] = value;
+    this.tail.slotsUsed = this.tailSlot;
+    this.tail.starts[slot] = this.tail.store(value, valueBytes);
     this.tail.valueBytes[slot] = valueBytes;
     this.tail.indexes[slot] = index;
     this.messageCount += 1;
@@ -67,9 +108,7 @@ export class Fifo {
   /** The oldest message; the FIFO must not be empty. */
   peekValue(): string {
     assert(this.messageCount > 0, "peek on an empty fifo");
-    const value = this.head.values[this.headSlot];
-    assert(value !== undefined, "fifo slot holds a value");
-    return value;
+    return this.head.value(this.headSlot);
   }
 
   peekIndex(): number {
@@ -86,15 +125,16 @@ export class Fifo {
   drop(): void {
     assert(this.messageCount > 0, "drop on an empty fifo");
     this.valueBytesSum -= this.head.valueBytes[this.headSlot]!;
-    this.head.values[this.headSlot] = undefined; // release the string
     this.headSlot += 1;
     this.messageCount -= 1;
     if (this.messageCount === 0) {
-      // Empty: restart in the current tail chunk, dropping any chunk before it.
+      // Empty: restart in the current tail chunk (and its arena), dropping any chunk before it.
       this.head = this.tail;
       this.headSlot = 0;
       this.tailSlot = 0;
-    } else if (this.headSlot === this.head.capacity) {
+      this.tail.slotsUsed = 0;
+      this.tail.arenaUsed = 0;
+    } else if (this.headSlot === this.head.slotsUsed) {
       const next = this.head.next;
       assert(next !== null, "a non-empty fifo has a chunk after an exhausted head");
       this.head.next = null;
@@ -110,14 +150,12 @@ export class Fifo {
     let remaining = this.messageCount;
     while (remaining > 0) {
       assert(chunk !== null, "fifo chain long enough for its count");
-      if (slot === chunk.capacity) {
+      if (slot === chunk.slotsUsed) {
         chunk = chunk.next;
         slot = 0;
         continue;
       }
-      const value = chunk.values[slot];
-      assert(value !== undefined, "occupied fifo slot holds a value");
-      visit(value, chunk.valueBytes[slot]!, chunk.indexes[slot]!);
+      visit(chunk.value(slot), chunk.valueBytes[slot]!, chunk.indexes[slot]!);
       slot += 1;
       remaining -= 1;
     }
