@@ -1,7 +1,8 @@
 /**
  * Harness: a synchronous, hand-driven cluster of RaftCores for unit and scenario tests (in the
  * spirit of etcd-io/raft rafttest). Nothing happens unless a test says so: a Ready is persisted
- * to an in-memory MemStorage at once (no crash window; the simulator covers that), its messages
+ * to an in-memory MemStorage whose disk syncs every write at once (no crash window; the
+ * simulator covers that), its messages
  * join one FIFO queue, committed entries are recorded, and advance() is called. deliver() moves
  * queued messages (dropping those on cut links); stabilize() repeats until nothing is left.
  * Every step runs checkInvariants() on the touched core.
@@ -10,15 +11,17 @@ import { RaftCore } from "../../src/raft/core";
 import type { RaftConfigInput } from "../../src/raft/config";
 import { nullCoreLogger } from "../../src/raft/logger";
 import { emptyState } from "../../src/raft/membership";
-import type { LogEntry, NodeId, RaftMessage, ReadState } from "../../src/raft/types";
+import type { LogEntry, NodeId, PersistentState, RaftMessage, ReadState } from "../../src/raft/types";
 import { SeededRng } from "../../src/util/rng";
-import { MemStorage } from "../sim/storage";
+import { MemDisk, type MemStorage } from "../sim/storage";
 
 export type CoreOptions = Omit<RaftConfigInput, "id">;
 
 export interface HarnessNode {
   id: NodeId;
   core: RaftCore | null;
+  disk: MemDisk;
+  /** Open on `disk` while the node runs. */
   storage: MemStorage;
   applied: LogEntry[];
   readStates: ReadState[];
@@ -38,22 +41,22 @@ export class Harness {
   /** Bootstraps voters n1..n<count> (or the given ids). */
   addVoters(ids: NodeId[], options: CoreOptions = {}): void {
     const initial = RaftCore.bootstrap(ids);
-    for (const id of ids) this.addNode(id, new MemStorage(initial), options);
+    for (const id of ids) this.addNode(id, syncedDisk(initial), options);
   }
 
   /** A fresh node with an empty log, to be added as a learner. */
   addEmpty(id: NodeId, options: CoreOptions = {}): void {
-    this.addNode(id, new MemStorage(emptyState()), options);
+    this.addNode(id, syncedDisk(emptyState()), options);
   }
 
-  private addNode(id: NodeId, storage: MemStorage, options: CoreOptions): void {
-    const node: HarnessNode = { id, core: null, storage, applied: [], readStates: [], options };
+  private addNode(id: NodeId, disk: MemDisk, options: CoreOptions): void {
+    const node: HarnessNode = { id, core: null, disk, storage: disk.open(), applied: [], readStates: [], options };
     this.nodes.set(id, node);
     this.start(node);
   }
 
   private start(node: HarnessNode): void {
-    const state = node.storage.load();
+    const state = node.storage.loadNow();
     node.core = new RaftCore(
       { ...this.defaults, ...node.options, id: node.id },
       state,
@@ -76,7 +79,11 @@ export class Harness {
   }
 
   crash(id: NodeId): void {
-    this.node(id).core = null;
+    const node = this.node(id);
+    node.core = null;
+    // Every write was synced when it was made, so the crash loses nothing and draws nothing.
+    node.disk.crash(new SeededRng(0));
+    node.storage = node.disk.open();
     this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
   }
 
@@ -130,7 +137,7 @@ export class Harness {
     if (core === null) return;
     core.checkInvariants();
     for (let ready = core.takeReady(); ready !== null; ready = core.takeReady()) {
-      node.storage.persist(ready.hardState, ready.entries, ready.snapshot);
+      void node.storage.persist(ready.hardState, ready.entries, ready.snapshot); // durable at once
       this.queue.push(...ready.messages);
       if (ready.snapshot !== null) node.applied = [];
       node.applied.push(...ready.committed);
@@ -224,4 +231,8 @@ export function describeMessage(m: RaftMessage): string {
     case "TimeoutNow":
       return head;
   }
+}
+
+function syncedDisk(initial: PersistentState): MemDisk {
+  return new MemDisk(initial, { syncMode: "immediate", tear: "flush" });
 }

@@ -25,11 +25,11 @@
  */
 import { RaftCore } from "../../src/raft/core";
 import { emptyState } from "../../src/raft/membership";
-import type { NodeId, RaftMessage, Ready } from "../../src/raft/types";
+import type { NodeId, PersistentState, RaftMessage, Ready } from "../../src/raft/types";
 import { SeededRng } from "../../src/util/rng";
 import { SafetyChecker, SimViolation, violation } from "./checker";
 import { EventHeap } from "./heap";
-import { MemStorage } from "./storage";
+import { MemDisk, type MemStorage } from "./storage";
 import { Trace } from "./trace";
 import { pickParams, type SimParams } from "./params";
 
@@ -43,11 +43,14 @@ type SimEvent =
   | { time: number; seq: number; kind: "deliver"; message: RaftMessage }
   | { time: number; seq: number; kind: "persisted"; node: NodeId; incarnation: number }
   | { time: number; seq: number; kind: "restart"; node: NodeId; incarnation: number }
+  | { time: number; seq: number; kind: "crash"; node: NodeId; incarnation: number }
   | { time: number; seq: number; kind: "chaos" };
 
 interface SimNode {
   id: NodeId;
-  storage: MemStorage;
+  disk: MemDisk;
+  /** Open on `disk` while the node runs (null while it is down). */
+  storage: MemStorage | null;
   core: RaftCore | null;
   incarnation: number;
   /** Ticks take this many units on this node's clock (skew). */
@@ -70,6 +73,9 @@ export interface SimStats {
   delivered: number;
   dropped: number;
   crashes: number;
+  /** Unsynced records that crashes kept (a torn prefix) and lost. */
+  unsyncedKept: number;
+  unsyncedLost: number;
   partitions: number;
   proposals: number;
   committed: number;
@@ -111,7 +117,7 @@ export class Simulation {
   private nextReadId = 1;
   private final: { index: number; term: number } | null = null;
   readonly stats: SimStats = {
-    events: 0, delivered: 0, dropped: 0, crashes: 0, partitions: 0, proposals: 0, committed: 0,
+    events: 0, delivered: 0, dropped: 0, crashes: 0, unsyncedKept: 0, unsyncedLost: 0, partitions: 0, proposals: 0, committed: 0,
     configChanges: 0, transfers: 0, snapshotsSent: 0, compactions: 0, reads: 0, simTicks: 0,
   };
 
@@ -122,7 +128,7 @@ export class Simulation {
     const voters = Array.from({ length: options.nodes }, (_, k) => `n${k + 1}`);
     for (let k = 0; k < this.params.spareNodes; k++) this.spares.push(`n${options.nodes + k + 1}`);
     const initial = RaftCore.bootstrap(voters);
-    for (const id of voters) this.addNode(id, new MemStorage(initial));
+    for (const id of voters) this.addNode(id, this.newDisk(initial));
   }
 
   run(): SimResult {
@@ -195,6 +201,12 @@ export class Simulation {
         this.persisted(node);
         return;
       }
+      case "crash": {
+        const node = this.nodes.get(event.node)!;
+        if (node.core === null || node.incarnation !== event.incarnation) return;
+        this.crash(node);
+        return;
+      }
       case "restart": {
         const node = this.nodes.get(event.node)!;
         if (node.core !== null || node.incarnation !== event.incarnation) return;
@@ -210,19 +222,26 @@ export class Simulation {
 
   // ---------------------------------------------------------------- nodes
 
-  private addNode(id: NodeId, storage: MemStorage): SimNode {
+  private newDisk(initial: PersistentState): MemDisk {
+    return new MemDisk(initial, { syncMode: "manual", tear: this.params.tornWrites });
+  }
+
+  private addNode(id: NodeId, disk: MemDisk): SimNode {
     const skew = this.params.clockSkewUnits;
     const node: SimNode = {
-      id, storage, core: null, incarnation: 0, pending: null, appIndex: 0, appHash: 0,
+      id, disk, storage: null, core: null, incarnation: 0, pending: null, appIndex: 0, appHash: 0,
       tickUnits: unitsPerTick - skew + this.rng.nextInt(2 * skew + 1),
     };
+    // Log matching is checked on exactly what reaches the disk, whether a sync or a torn write put it there.
+    disk.onDurable = (entries, prevTerm) => this.checker.onDurable(id, entries, prevTerm);
     this.nodes.set(id, node);
     this.start(node);
     return node;
   }
 
   private start(node: SimNode): void {
-    const state = node.storage.load();
+    node.storage = node.disk.open();
+    const state = node.storage.loadNow();
     node.incarnation++;
     const p = this.params;
     node.core = new RaftCore(
@@ -256,8 +275,12 @@ export class Simulation {
   }
 
   private crash(node: SimNode): void {
-    this.trace.add(node.id, "crash", { lostReady: node.pending !== null });
+    const report = node.disk.crash(this.rng);
+    this.trace.add(node.id, "crash", { unsyncedReady: node.pending !== null, ...report });
     node.core = null;
+    node.storage = null;
+    this.stats.unsyncedKept += report.recordsKept;
+    this.stats.unsyncedLost += report.recordsLost;
     node.pending = null;
     node.incarnation++;
     this.stats.crashes++;
@@ -272,26 +295,31 @@ export class Simulation {
     if (node.pending !== null) return;
     const ready = core.takeReady();
     if (ready === null) return;
-    if (this.params.leaderSendsEarly && core.role === "leader" && !changesVote(ready, node.storage)) {
+    if (this.params.leaderSendsEarly && core.role === "leader" && !changesVote(ready, node.disk)) {
       const early = ready.messages.filter(isLeaderReplication);
       ready.messages = ready.messages.filter((m) => !isLeaderReplication(m));
       for (const message of early) this.send(message);
     }
+    // The write enters the disk's cache now; it is durable only at the "persisted" event's sync,
+    // and a crash before that keeps at most a prefix of it. The promise is not needed: the
+    // simulator completes the sync itself, synchronously, at that event.
+    const writes = hasWrites(ready);
+    if (writes) void node.storage!.persist(ready.hardState, ready.entries, ready.snapshot);
     node.pending = ready;
-    this.schedule({ kind: "persisted", node: node.id, incarnation: node.incarnation }, 1 + this.rng.nextInt(this.params.fsyncUnitsMax));
+    const syncUnits = 1 + this.rng.nextInt(this.params.fsyncUnitsMax);
+    this.schedule({ kind: "persisted", node: node.id, incarnation: node.incarnation }, syncUnits);
+    if (this.chaos && writes && this.rng.chance(this.params.crashInSyncRate)) {
+      // Power cut while this write is in the cache: the crash event sorts before the sync.
+      this.schedule({ kind: "crash", node: node.id, incarnation: node.incarnation }, this.rng.nextInt(syncUnits));
+    }
   }
 
   private persisted(node: SimNode): void {
     const ready = node.pending!;
     const core = node.core!;
     node.pending = null;
-    if (ready.entries.length > 0) {
-      const first = ready.entries[0]!.index;
-      const prevTerm = ready.snapshot !== null && first === ready.snapshot.meta.index + 1 ? ready.snapshot.meta.term : node.storage.term(first - 1);
-      violation(prevTerm !== null, `${node.id}: persisted entries leave a gap`);
-      this.checker.onDurable(node.id, ready.entries, prevTerm);
-    }
-    node.storage.persist(ready.hardState, ready.entries, ready.snapshot);
+    node.disk.sync();
+    checkDurable(node.id, ready, node.disk);
     for (const message of ready.messages) this.send(message);
     if (ready.snapshot !== null) {
       const index = ready.snapshot.meta.index;
@@ -444,7 +472,7 @@ export class Simulation {
       if (result.ok) {
         this.spares.shift();
         this.stats.configChanges++;
-        this.addNode(id, new MemStorage(emptyState()));
+        this.addNode(id, this.newDisk(emptyState()));
       }
     } else {
       const victim = this.pick([...config.voters, ...config.learners]);
@@ -474,7 +502,9 @@ export class Simulation {
     const index = log.lastApplied;
     if (index <= log.snapshotIndex() || index !== node.appIndex) return;
     const snapshot = node.core!.compact(index, encodeAppSnapshot(index, node.appHash));
-    node.storage.compact(snapshot);
+    // Durable at this node's next sync; a crash before it may lose it (harmless: the log
+    // still holds everything the snapshot covers).
+    void node.storage!.compact(snapshot);
     this.stats.compactions++;
     this.trace.add(node.id, "sim compact", { index });
     this.afterStep(node);
@@ -538,9 +568,26 @@ function isLeaderReplication(message: RaftMessage): boolean {
 }
 
 /** Does the Ready change the durable term or vote (then nothing may leave before the fsync)? */
-function changesVote(ready: Ready, storage: MemStorage): boolean {
-  const durable = storage.durableHardState();
+function changesVote(ready: Ready, disk: MemDisk): boolean {
+  const durable = disk.durableLog().hardState();
   return ready.hardState !== null && (ready.hardState.term !== durable.term || ready.hardState.votedFor !== durable.votedFor);
+}
+
+function hasWrites(ready: Ready): boolean {
+  return ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null;
+}
+
+/** Messages leave only once the Ready's writes are durable: check the disk says they are. */
+function checkDurable(node: NodeId, ready: Ready, disk: MemDisk): void {
+  const log = disk.durableLog();
+  violation(disk.unsyncedWrites() === 0, `${node}: writes still unsynced after the sync`);
+  if (ready.snapshot !== null) violation(log.snapshotIndex() >= ready.snapshot.meta.index, `${node}: snapshot not durable before its messages`);
+  const last = ready.entries[ready.entries.length - 1];
+  if (last !== undefined) violation(log.termAt(last.index) === last.term || log.snapshotIndex() >= last.index, `${node}: entry ${last.index} not durable before its messages`);
+  if (ready.hardState !== null) {
+    const durable = log.hardState();
+    violation(durable.term === ready.hardState.term && durable.votedFor === ready.hardState.votedFor, `${node}: term and vote not durable before their messages`);
+  }
 }
 
 function encodeAppSnapshot(index: number, hash: number): Uint8Array {
