@@ -15,7 +15,8 @@
  *      newer snapshot is renamed to *.corrupt (error log) only when an older snapshot plus the
  *      log cover everything; otherwise reject STORAGE_CORRUPT even with repair (its data cannot be
  *      rebuilt locally: wipe the node and let it rejoin from the leader's snapshot).
- *   4. commitIndex is raised to the snapshot's index (a snapshot holds only committed state).
+ *   4. commitIndex is raised to the snapshot's index (a snapshot holds only committed state), and
+ *      the term to the snapshot's term (raiseToSnapshot in wal-replay.ts says why).
  */
 import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
@@ -28,7 +29,7 @@ import { RecordType, type Frame, type FrameHeader } from "./record-codec";
 import { readSegment, scanAfterDamage, type SegmentReadLimits } from "./segment-reader";
 import { readSnapshotFile, type SnapshotFileInfo } from "./snapshot-files";
 import { classifyDamage, type FlushPosition } from "./tail-classifier";
-import { LogReplay } from "./wal-replay";
+import { LogReplay, raiseToSnapshot } from "./wal-replay";
 import {
   WalDecodeError,
   decodeEntry,
@@ -334,8 +335,7 @@ export async function recover(options: RecoveryOptions): Promise<Recovered> {
     .flatMap((file) => (file.kind === "snapshot" ? [{ name: file.name, index: file.index, term: file.term }] : []))
     .sort((a, b) => b.index - a.index);
   const chosen = await chooseSnapshot(options, snapshots, cursor.replay);
-  const snapshotIndex = chosen.snapshot?.meta.index ?? 0;
-  const hardState: HardState = { ...walHardState, commitIndex: Math.max(walHardState.commitIndex, snapshotIndex) };
+  const hardState = raiseToSnapshot(walHardState, chosen.snapshot);
   return {
     state: { hardState, snapshot: chosen.snapshot, entries: chosen.entries },
     segments,

@@ -17,7 +17,7 @@
  * entries <= snapshot.index, applying the §7 rule once more for a snapshot that reached disk
  * without its marker (a crash between the two).
  */
-import type { HardState, LogEntry } from "../raft/types";
+import type { HardState, LogEntry, Snapshot } from "../raft/types";
 import { WalDecodeError, type IndexTerm, type SegmentStart } from "./wal-records";
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, votedFor: null, commitIndex: 0 };
@@ -119,4 +119,19 @@ export class LogReplay<T extends IndexTerm = LogEntry> {
   private requireStarted(): void {
     if (!this.started) throw new WalDecodeError("record before the segment start record");
   }
+}
+
+/**
+ * A snapshot holds only committed state, so commitIndex rises to its index. The term rises to
+ * the snapshot's term too: a leader's snapshot file is made durable before the WAL flush that
+ * carries the same Ready's hard state, so a crash between the two leaves a snapshot of a term the
+ * durable hard state never reached (and RaftCore refuses a term below its last log term). No vote
+ * in that term can have been sent: it would have been durable first, and the hard state would
+ * hold it. So the raised term starts with no vote.
+ */
+export function raiseToSnapshot(walHardState: HardState, snapshot: Snapshot | null): HardState {
+  const commitIndex = Math.max(walHardState.commitIndex, snapshot?.meta.index ?? 0);
+  const snapshotTerm = snapshot?.meta.term ?? 0;
+  if (snapshotTerm > walHardState.term) return { term: snapshotTerm, votedFor: null, commitIndex };
+  return { ...walHardState, commitIndex };
 }

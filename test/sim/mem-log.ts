@@ -11,12 +11,14 @@
  *     suffix, §5.3), and terms never decrease along the log.
  *   - hard state: replaces the previous one; the term never decreases, one vote per term (and,
  *     checked here only, commitIndex never decreases and stays within the log).
- * persistentState() raises commitIndex to the snapshot's index, as recovery.ts does.
+ * persistentState() raises commitIndex to the snapshot's index and the term to its term, with
+ * the function recovery.ts uses (raiseToSnapshot).
  *
  * Invariant: `entries` are contiguous, start at snapshotIndex() + 1, and their terms never
  * decrease. Breaking a rule is a bug in the caller (the core or the simulator): assert.
  */
 import type { HardState, LogEntry, PersistentState, Snapshot } from "../../src/raft/types";
+import { raiseToSnapshot } from "../../src/storage/wal-replay";
 import { assert } from "../../src/util/assert";
 
 export class MemLog {
@@ -59,8 +61,7 @@ export class MemLog {
 
   /** What load() returns: copies, so that a restarted node shares nothing with this log. */
   persistentState(): PersistentState {
-    const commitIndex = Math.max(this.hard.commitIndex, this.snapshotIndex());
-    return { hardState: { ...this.hard, commitIndex }, snapshot: this.snapshot, entries: this.entries.slice() };
+    return { hardState: raiseToSnapshot(this.hard, this.snapshot), snapshot: this.snapshot, entries: this.entries.slice() };
   }
 
   installSnapshot(snapshot: Snapshot): void {

@@ -174,6 +174,36 @@ export function storageContract(t: Test, newDisk: DiskFactory): void {
     t.ok(seen.has(0), "some crash lost every unsynced call");
     t.ok([...seen].some((k) => k > 0), "some crash kept a prefix of the unsynced calls");
   });
+
+  t.test("a crash after a leader's snapshot, before its hard state: the term rises to the snapshot's", async (t) => {
+    // A follower first hears of term 5 through InstallSnapshot: one call raises the term and
+    // installs a snapshot of term 5. The snapshot may be durable before the rest of the call.
+    const before = { term: 2, votedFor: "a:1", commitIndex: 5 };
+    const rng = new SeededRng(5);
+    const seen = new Set<string>();
+    for (let trial = 0; trial < CRASH_TRIALS; trial++) {
+      const disk = await newDisk(t);
+      const a = await reopen(disk, null);
+      await a.storage.persist(before, entries(1, 10, 2), null);
+      await disk.crashDuring(a.storage, [persistCall({ term: 5, votedFor: null, commitIndex: 20 }, entries(21, 22, 5), snapshotAt(20, 5))], rng);
+      const { storage, state } = await reopen(disk, null);
+      const lastTerm = state.entries.length > 0 ? state.entries[state.entries.length - 1]!.term : (state.snapshot?.meta.term ?? 0);
+      t.ok(state.hardState.term >= lastTerm, `trial ${trial}: term ${state.hardState.term} >= last log term ${lastTerm} (RaftCore requires it)`);
+      const hs = state.hardState;
+      const outcome = `snapshot ${state.snapshot?.meta.index ?? 0}, entries ${state.entries.map((e) => e.index).join(",")}, term ${hs.term} vote ${hs.votedFor} commit ${hs.commitIndex}`;
+      t.ok(
+        [
+          "snapshot 0, entries 1,2,3,4,5,6,7,8,9,10, term 2 vote a:1 commit 5",
+          "snapshot 20, entries , term 5 vote null commit 20",
+          "snapshot 20, entries 21,22, term 5 vote null commit 20",
+        ].includes(outcome),
+        `trial ${trial}: nothing, the snapshot alone, or the whole call (${outcome})`,
+      );
+      seen.add(outcome);
+      await storage.close();
+    }
+    t.ok([...seen].some((o) => o.includes("entries ,")), "some crash kept the snapshot without the rest of its call");
+  });
 }
 
 /** `comparable` values have a fixed key order, so equal values have equal JSON. */
