@@ -234,5 +234,5 @@ export function describeMessage(m: RaftMessage): string {
 }
 
 function syncedDisk(initial: PersistentState): MemDisk {
-  return new MemDisk(initial, { syncMode: "immediate", tear: "flush" });
+  return new MemDisk(initial, "immediate");
 }

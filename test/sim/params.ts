@@ -3,7 +3,6 @@
  * quiet clusters (where rare interleavings get deep) and storms (where many faults overlap).
  */
 import type { SeededRng } from "../../src/util/rng";
-import type { TearMode } from "./storage";
 
 export interface SimParams {
   electionTicks: number;
@@ -38,9 +37,6 @@ export interface SimParams {
   /** Thesis §10.2.1 (what the runtime shell does): a leader's AppendEntries, InstallSnapshot and
    * TimeoutNow leave before its own write is durable, unless the Ready changes term or vote. */
   leaderSendsEarly: boolean;
-  /** Where a crash may cut the unsynced writes (storage.ts): "flush" is FileStorage's guarantee,
-   * "record" a weaker disk that tears between any two records of a call. */
-  tornWrites: TearMode;
   chaosTicks: number;
   livenessTicks: number;
 }
@@ -79,7 +75,6 @@ export function pickParams(rng: SeededRng, nodes: number): SimParams {
     readRate: choose(rng, [0, 0.05, 0.2]),
     spareNodes: rng.nextInt(3),
     leaderSendsEarly: rng.chance(0.5),
-    tornWrites: rng.chance(0.5) ? "flush" : "record",
     crashInSyncRate: choose(rng, [0, 0.002, 0.01]),
     chaosTicks: 100 + rng.nextInt(300),
     livenessTicks: 60 * electionTicks + 300 + nodes * 10,

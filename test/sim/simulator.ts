@@ -223,7 +223,7 @@ export class Simulation {
   // ---------------------------------------------------------------- nodes
 
   private newDisk(initial: PersistentState): MemDisk {
-    return new MemDisk(initial, { syncMode: "manual", tear: this.params.tornWrites });
+    return new MemDisk(initial, "manual");
   }
 
   private addNode(id: NodeId, disk: MemDisk): SimNode {

@@ -51,7 +51,7 @@ class DirDisk implements StorageDisk {
 
 /** MemStorage's crash: the calls stay in the MemDisk's cache, then MemDisk.crash tears them. */
 class MemoryDisk implements StorageDisk {
-  private readonly disk = new MemDisk(emptyState(), { syncMode: "immediate", tear: "flush" });
+  private readonly disk = new MemDisk(emptyState(), "immediate");
 
   async open(): Promise<RaftStorage> {
     return this.disk.open();
