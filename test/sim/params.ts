@@ -24,6 +24,9 @@ export interface SimParams {
   /** Probability that a crash hits a leader (leader churn makes Figure 8 histories likely). */
   crashLeaderBias: number;
   downTicksMax: number;
+  /** RaftNode's order (src/node/raft-node.ts): committed entries already durable here are applied
+   * while the Ready's write is in flight; otherwise everything is applied after it. */
+  applyEarly: boolean;
   /** Per Ready with writes: probability of a crash before its sync completes (torn writes). */
   crashInSyncRate: number;
   partitionRate: number;
@@ -76,6 +79,7 @@ export function pickParams(rng: SeededRng, nodes: number): SimParams {
     spareNodes: rng.nextInt(3),
     leaderSendsEarly: rng.chance(0.5),
     crashInSyncRate: choose(rng, [0, 0.002, 0.01]),
+    applyEarly: rng.chance(0.5),
     chaosTicks: 100 + rng.nextInt(300),
     livenessTicks: 60 * electionTicks + 300 + nodes * 10,
   };

@@ -25,7 +25,7 @@
  */
 import { RaftCore } from "../../src/raft/core";
 import { emptyState } from "../../src/raft/membership";
-import type { NodeId, PersistentState, RaftMessage, Ready } from "../../src/raft/types";
+import type { LogEntry, NodeId, PersistentState, RaftMessage, Ready } from "../../src/raft/types";
 import { SeededRng } from "../../src/util/rng";
 import { SafetyChecker, SimViolation, violation } from "./checker";
 import { EventHeap } from "./heap";
@@ -56,6 +56,8 @@ interface SimNode {
   /** Ticks take this many units on this node's clock (skew). */
   tickUnits: number;
   pending: Ready | null;
+  /** How many of pending.committed were applied while its write was in flight. */
+  appliedEarly: number;
   appIndex: number;
   appHash: number;
 }
@@ -76,6 +78,8 @@ export interface SimStats {
   /** Unsynced records that crashes kept (a torn prefix) and lost. */
   unsyncedKept: number;
   unsyncedLost: number;
+  /** Entries applied while their Ready's write was in flight (applyEarly seeds). */
+  appliedEarly: number;
   partitions: number;
   proposals: number;
   committed: number;
@@ -117,7 +121,7 @@ export class Simulation {
   private nextReadId = 1;
   private final: { index: number; term: number } | null = null;
   readonly stats: SimStats = {
-    events: 0, delivered: 0, dropped: 0, crashes: 0, unsyncedKept: 0, unsyncedLost: 0, partitions: 0, proposals: 0, committed: 0,
+    events: 0, delivered: 0, dropped: 0, crashes: 0, unsyncedKept: 0, unsyncedLost: 0, appliedEarly: 0, partitions: 0, proposals: 0, committed: 0,
     configChanges: 0, transfers: 0, snapshotsSent: 0, compactions: 0, reads: 0, simTicks: 0,
   };
 
@@ -229,7 +233,7 @@ export class Simulation {
   private addNode(id: NodeId, disk: MemDisk): SimNode {
     const skew = this.params.clockSkewUnits;
     const node: SimNode = {
-      id, disk, storage: null, core: null, incarnation: 0, pending: null, appIndex: 0, appHash: 0,
+      id, disk, storage: null, core: null, incarnation: 0, pending: null, appliedEarly: 0, appIndex: 0, appHash: 0,
       tickUnits: unitsPerTick - skew + this.rng.nextInt(2 * skew + 1),
     };
     // Log matching is checked on exactly what reaches the disk, whether a sync or a torn write put it there.
@@ -306,6 +310,7 @@ export class Simulation {
     const writes = hasWrites(ready);
     if (writes) void node.storage!.persist(ready.hardState, ready.entries, ready.snapshot);
     node.pending = ready;
+    node.appliedEarly = this.params.applyEarly ? this.applyDurableCommitted(node, ready) : 0;
     const syncUnits = 1 + this.rng.nextInt(this.params.fsyncUnitsMax);
     this.schedule({ kind: "persisted", node: node.id, incarnation: node.incarnation }, syncUnits);
     if (this.chaos && writes && this.rng.chance(this.params.crashInSyncRate)) {
@@ -328,11 +333,7 @@ export class Simulation {
       node.appIndex = index;
       node.appHash = hash;
     }
-    for (const entry of ready.committed) {
-      violation(entry.index === node.appIndex + 1, `${node.id}: applied ${entry.index} after ${node.appIndex}`);
-      node.appHash = this.checker.onApply(node.id, entry, node.appHash);
-      node.appIndex = entry.index;
-    }
+    for (let k = node.appliedEarly; k < ready.committed.length; k++) this.apply(node, ready.committed[k]!);
     for (const read of ready.readStates) {
       const asked = this.readsAsked.get(read.requestId);
       violation(asked !== undefined, `${node.id}: ReadState for unknown request ${read.requestId}`);
@@ -341,6 +342,33 @@ export class Simulation {
     }
     core.advance(ready);
     this.afterStep(node);
+  }
+
+  private apply(node: SimNode, entry: LogEntry): void {
+    violation(entry.index === node.appIndex + 1, `${node.id}: applied ${entry.index} after ${node.appIndex}`);
+    node.appHash = this.checker.onApply(node.id, entry, node.appHash);
+    node.appIndex = entry.index;
+  }
+
+  /**
+   * RaftNode's order: committed entries below the first one this Ready writes are applied while
+   * the write is in flight, on the grounds that they are durable here already. Check that they
+   * are, on the disk's durable state, then apply them. Returns how many were applied.
+   */
+  private applyDurableCommitted(node: SimNode, ready: Ready): number {
+    if (ready.snapshot !== null) return 0;
+    const firstWritten = ready.entries.length > 0 ? ready.entries[0]!.index : Infinity;
+    const durable = node.disk.durableLog();
+    let count = 0;
+    for (const entry of ready.committed) {
+      if (entry.index >= firstWritten) break;
+      const held = entry.index <= durable.snapshotIndex() || durable.termAt(entry.index) === entry.term;
+      violation(held, `${node.id}: entry ${entry.index} applied during the write but not durable here`);
+      this.apply(node, entry);
+      count++;
+    }
+    this.stats.appliedEarly += count;
+    return count;
   }
 
   // ---------------------------------------------------------------- network
