@@ -8,10 +8,18 @@
  *            as the receiver's wire layer rejecting the frame on its checksum, i.e. a drop;
  *            bounded link capacity (overflow drops); partitions (symmetric split, asymmetric
  *            one-way cuts, leader isolation) lasting at least partitionTicksMin, then healed.
- *   storage  a Ready's writes become durable only at a later "persisted" event; a crash before it
- *            loses them (see storage.ts). The core sees advance() only after durability. For half
- *            the seeds a leader's replication messages leave before its own fsync, as the runtime
- *            does (thesis §10.2.1), unless the Ready changes term or vote.
+ *   storage  each node persists through MemStorage (storage.ts), the RaftStorage contract that
+ *            FileStorage also passes (test/storage/contract.ts). A Ready's write enters the
+ *            node's MemDisk cache when the Ready is taken and becomes durable when the simulator
+ *            completes the sync at a later "persisted" event; a crash before it (at random, or
+ *            aimed at the write with crashInSyncRate) loses it except for a seeded prefix, cut
+ *            where FileStorage's recovery can leave one. At the sync the simulator checks the
+ *            disk holds the Ready's writes before any message leaves; the core sees advance()
+ *            only then. Log matching is checked on what reaches the disk, synced or torn.
+ *   host     the orders RaftNode uses, each for half the seeds: a leader's replication
+ *            messages leave before its own write is durable (thesis §10.2.1) unless the Ready
+ *            changes term or vote; committed entries already durable here are applied while
+ *            the write is in flight (checked durable on the disk first).
  *   nodes    crash (all volatile state lost) and restart from durable storage alone; per-node
  *            clock rate skew.
  *   workload client proposals at whoever claims leadership, membership changes (add a fresh
