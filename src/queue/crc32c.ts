@@ -26,12 +26,24 @@ function makeTables(): Uint32Array[] {
 const [T0, T1, T2, T3] = makeTables() as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
 
 export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let crc = 0xffffffff;
+  return crc32cFinish(crc32cUpdate(CRC32C_START, bytes, start, end));
+}
+
+/** Running state before any byte: crc32c over pieces is crc32cFinish(crc32cUpdate(...)) in order. */
+export const CRC32C_START = 0xffffffff;
+
+/** Feeds bytes[start, end) to a running (unfinished) CRC-32C state. */
+export function crc32cUpdate(state: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let crc = state;
   let i = start;
   for (; i + 4 <= end; i += 4) {
     crc ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
     crc = T3[crc & 0xff]! ^ T2[(crc >>> 8) & 0xff]! ^ T1[(crc >>> 16) & 0xff]! ^ T0[crc >>> 24]!;
   }
   for (; i < end; i++) crc = T0[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
+  return crc;
+}
+
+export function crc32cFinish(state: number): number {
+  return (state ^ 0xffffffff) >>> 0;
 }

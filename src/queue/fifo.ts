@@ -143,6 +143,11 @@ export class Fifo {
     }
   }
 
+  /** A cursor over the messages, oldest first; the fifo must not change while it is used. */
+  cursor(): FifoCursor {
+    return new FifoCursor(this.head, this.headSlot, this.messageCount);
+  }
+
   /** Visits messages oldest first. */
   forEach(visit: (value: string, valueBytes: number, index: number) => void): void {
     let chunk: Chunk | null = this.head;
@@ -160,5 +165,41 @@ export class Fifo {
       remaining -= 1;
     }
     assert(chunk === this.tail || this.messageCount === 0, "walk ends in the tail chunk");
+  }
+}
+
+/**
+ * Walks a fifo without callbacks, so a generator can stop between messages (the chunked
+ * snapshot encoder). next() moves to the next message and fills value, valueBytes and index.
+ */
+export class FifoCursor {
+  value = "";
+  valueBytes = 0;
+  index = 0;
+
+  constructor(
+    private chunk: Chunk | null,
+    private slot: number,
+    private remaining: number,
+  ) {}
+
+  next(): boolean {
+    if (this.remaining === 0) return false;
+    let chunk = this.chunk;
+    assert(chunk !== null, "fifo chain long enough for its count");
+    if (this.slot === chunk.capacity) {
+      chunk = chunk.next;
+      assert(chunk !== null, "fifo chain long enough for its count");
+      this.chunk = chunk;
+      this.slot = 0;
+    }
+    const value = chunk.values[this.slot];
+    assert(value !== undefined, "occupied fifo slot holds a value");
+    this.value = value;
+    this.valueBytes = chunk.valueBytes[this.slot]!;
+    this.index = chunk.indexes[this.slot]!;
+    this.slot += 1;
+    this.remaining -= 1;
+    return true;
   }
 }

@@ -8,7 +8,9 @@
  *   - apply(entry.index, entry.data) for every committed "normal" entry, in log order (noop and
  *     config entries are skipped; indexes must increase);
  *   - peek()/length() only after a ReadIndex round says lastApplied is recent enough;
- *   - snapshot() at lastApplied; restore(bytes) replaces the whole state;
+ *   - snapshotChunks() at lastApplied (applying nothing until its last chunk is taken);
+ *     beginRestore() + push(chunk)... + finish() replaces the whole state (snapshot() and
+ *     restore(bytes) do the same with one whole buffer, for tests);
  *   - all nodes use identical QueueLimits (snapshots carry them and refuse others).
  *
  * Sessions and time (copy this rule into ARCHITECTURE.md):
@@ -51,6 +53,8 @@ import { Fifo } from "./fifo";
 import { QueueLimits } from "./limits";
 import { emptyQueueState, QueueState } from "./queue-state";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec";
+import { SnapshotDecoder } from "./snapshot-decoder";
+import { encodeSnapshotChunks, snapshotTotalBytes } from "./snapshot-encoder";
 import { ApplyResult, DequeueCommand, EnqueueCommand, PeekResult, QueueCommand } from "./types";
 
 const EMPTY: ApplyResult = Object.freeze({ ok: false, error: "EMPTY" });
@@ -204,9 +208,44 @@ export class QueueStateMachine {
     };
   }
 
-  /** Deterministic bytes of the whole state at lastApplied (see snapshot-codec.ts). */
+  /**
+   * The whole state at lastApplied as a snapshot of `totalBytes`, produced chunk by chunk (at
+   * most chunkBytes each) by `chunks`. Consistency: the state must not change until the last
+   * chunk is taken; the host pauses applying meanwhile (raftd's Ready loop awaits the snapshot
+   * write), and every resumption asserts that nothing was applied or restored in between.
+   */
+  snapshotChunks(chunkBytes: number): { totalBytes: number; chunks: Generator<Uint8Array, void, undefined> } {
+    const state = this.state;
+    return { totalBytes: snapshotTotalBytes(state), chunks: this.guardedChunks(state, chunkBytes) };
+  }
+
+  private *guardedChunks(state: QueueState, chunkBytes: number): Generator<Uint8Array, void, undefined> {
+    const lastApplied = state.lastApplied;
+    for (const chunk of encodeSnapshotChunks(state, this.limits, chunkBytes)) {
+      yield chunk;
+      assert(this.state === state, "no restore while a snapshot is encoded");
+      assert(state.lastApplied === lastApplied, "no apply while a snapshot is encoded");
+    }
+  }
+
+  /** Deterministic bytes of the whole state at lastApplied (whole buffer: tests, small states). */
   snapshot(): Uint8Array {
     return encodeSnapshot(this.state, this.limits);
+  }
+
+  /**
+   * Restores from a snapshot pushed in pieces: push() each chunk, then finish() replaces the
+   * whole state. Any error (SNAPSHOT_CORRUPT, CONFIG_INVALID) leaves the current state untouched.
+   */
+  beginRestore(): { push(chunk: Uint8Array): void; finish(): void } {
+    const decoder = new SnapshotDecoder(this.limits);
+    return {
+      push: (chunk) => decoder.push(chunk),
+      finish: () => {
+        this.state = decoder.finish();
+        this.checkInvariants();
+      },
+    };
   }
 
   /**

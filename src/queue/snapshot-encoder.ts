@@ -1,0 +1,208 @@
+/**
+ * The queue snapshot (format in snapshot-codec.ts) encoded in chunks of at most chunkBytes, so
+ * that a host can write a snapshot of any size while holding O(chunkBytes) of it.
+ *
+ * Contract: encodeSnapshotChunks(state, ...) yields the same bytes encodeSnapshot() gives, split
+ * into chunks of exactly chunkBytes (the last one shorter). The state must not change until the
+ * generator is done: the encoder walks the live queues and sessions (QueueStateMachine asserts
+ * this between chunks). Memory: the current chunk, plus one value's UTF-8 when it straddles two
+ * chunks.
+ */
+import { assert } from "../util/assert";
+import { CRC32C_START, crc32cFinish, crc32cUpdate } from "./crc32c";
+import type { QueueLimits } from "./limits";
+import type { QueueState } from "./queue-state";
+import type { Session } from "./sessions";
+import {
+  CACHED_ERRORS,
+  SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_MAGIC,
+  TAG_DEQUEUE,
+  TAG_ENQUEUE,
+  TAG_ERROR,
+  snapshotByteCount,
+  snapshotLimitValues,
+} from "./snapshot-format";
+
+const TWO_POW_32 = 0x100000000;
+const utf8Encoder = new TextEncoder();
+
+/** Writes fields into fixed-size chunks; completed chunks wait in `completed` until taken. */
+class ChunkWriter {
+  private chunk: Uint8Array;
+  private at = 0;
+  private readonly scratch = new Uint8Array(8);
+  private readonly scratchView = new DataView(this.scratch.buffer);
+  private crc = CRC32C_START;
+  /** Bytes of the current chunk already fed to the checksum. */
+  private crcAt = 0;
+  private crcClosed = false;
+  private written = 0;
+  readonly completed: Uint8Array[] = [];
+
+  constructor(private readonly chunkBytes: number) {
+    this.chunk = new Uint8Array(chunkBytes);
+  }
+
+  get position(): number {
+    return this.written;
+  }
+
+  u8(value: number): void {
+    assert(Number.isInteger(value) && value >= 0 && value <= 0xff, "u8 out of range");
+    if (this.at < this.chunkBytes) {
+      this.chunk[this.at++] = value;
+      this.written += 1;
+      this.flushIfFull();
+      return;
+    }
+    this.scratch[0] = value;
+    this.put(this.scratch, 1);
+  }
+
+  u16(value: number): void {
+    assert(Number.isInteger(value) && value >= 0 && value <= 0xffff, "u16 out of range");
+    this.scratchView.setUint16(0, value);
+    this.put(this.scratch, 2);
+  }
+
+  u32(value: number): void {
+    assert(Number.isInteger(value) && value >= 0 && value < TWO_POW_32, "u32 out of range");
+    this.scratchView.setUint32(0, value);
+    this.put(this.scratch, 4);
+  }
+
+  u64(value: number): void {
+    assert(Number.isSafeInteger(value) && value >= 0, "u64 must be a non-negative safe integer");
+    this.scratchView.setUint32(0, Math.floor(value / TWO_POW_32));
+    this.scratchView.setUint32(4, value >>> 0);
+    this.put(this.scratch, 8);
+  }
+
+  /** Writes `text` whose UTF-8 length the caller computed as `byteLength`. */
+  utf8(text: string, byteLength: number): void {
+    if (this.chunkBytes - this.at >= byteLength) {
+      const { read, written } = utf8Encoder.encodeInto(text, this.chunk.subarray(this.at, this.at + byteLength));
+      assert(written === byteLength, "utf8: precomputed byte length matches the encoding");
+      assert(read === text.length, "utf8: whole string encoded");
+      this.at += byteLength;
+      this.written += byteLength;
+      this.flushIfFull();
+      return;
+    }
+    const encoded = utf8Encoder.encode(text); // straddles chunks: one value's bytes, then copied
+    assert(encoded.length === byteLength, "utf8: precomputed byte length matches the encoding");
+    this.put(encoded, byteLength);
+  }
+
+  /** The checksum of everything written so far; nothing written after it is checksummed. */
+  checksum(): number {
+    assert(!this.crcClosed, "checksum taken once");
+    this.crc = crc32cUpdate(this.crc, this.chunk, this.crcAt, this.at);
+    this.crcAt = this.at;
+    this.crcClosed = true;
+    return crc32cFinish(this.crc);
+  }
+
+  /** The last, partial chunk (after every field was written). */
+  finish(): void {
+    if (this.at > 0) this.completed.push(this.chunk.subarray(0, this.at));
+    this.at = 0;
+  }
+
+  private put(bytes: Uint8Array, byteCount: number): void {
+    let from = 0;
+    while (from < byteCount) {
+      const take = Math.min(byteCount - from, this.chunkBytes - this.at);
+      this.chunk.set(bytes.subarray(from, from + take), this.at);
+      this.at += take;
+      this.written += take;
+      from += take;
+      this.flushIfFull();
+    }
+  }
+
+  private flushIfFull(): void {
+    if (this.at < this.chunkBytes) return;
+    if (!this.crcClosed) this.crc = crc32cUpdate(this.crc, this.chunk, this.crcAt, this.chunkBytes);
+    this.crcAt = 0;
+    this.completed.push(this.chunk);
+    this.chunk = new Uint8Array(this.chunkBytes);
+    this.at = 0;
+  }
+}
+
+function writeResult(writer: ChunkWriter, session: Session): void {
+  const result = session.result;
+  if (!result.ok) {
+    const code = CACHED_ERRORS.indexOf(result.error);
+    assert(code >= 0, "sessions cache only errors of executed commands");
+    writer.u8(TAG_ERROR);
+    writer.u8(code);
+  } else if (result.op === "enqueue") {
+    writer.u8(TAG_ENQUEUE);
+    writer.u64(result.index);
+  } else {
+    writer.u8(TAG_DEQUEUE);
+    writer.u64(result.index);
+    writer.u32(session.resultValueBytes);
+    writer.utf8(result.value, session.resultValueBytes);
+  }
+}
+
+/** Size of the snapshot encodeSnapshotChunks(state, limits) yields. */
+export function snapshotTotalBytes(state: QueueState): number {
+  return snapshotByteCount(state, sortedNames(state));
+}
+
+function sortedNames(state: QueueState): string[] {
+  // Queue names are ASCII: code-unit order is byte order, the same on every node.
+  return [...state.queues.keys()].sort();
+}
+
+function* drain(writer: ChunkWriter): Generator<Uint8Array> {
+  while (writer.completed.length > 0) yield writer.completed.shift()!;
+}
+
+export function* encodeSnapshotChunks(state: QueueState, limits: QueueLimits, chunkBytes: number): Generator<Uint8Array, void, undefined> {
+  assert(Number.isSafeInteger(chunkBytes) && chunkBytes > 0, "chunkBytes is a positive integer");
+  const names = sortedNames(state);
+  const totalBytes = snapshotByteCount(state, names);
+  const writer = new ChunkWriter(chunkBytes);
+  writer.u32(SNAPSHOT_MAGIC);
+  writer.u16(SNAPSHOT_FORMAT_VERSION);
+  writer.u16(0);
+  writer.u32(totalBytes);
+  for (const value of snapshotLimitValues(limits)) writer.u64(value);
+  writer.u64(state.lastApplied);
+  writer.u64(state.clockMs);
+  writer.u32(names.length);
+  yield* drain(writer);
+  for (const name of names) {
+    const fifo = state.queues.get(name)!;
+    writer.u8(name.length);
+    writer.utf8(name, name.length);
+    writer.u32(fifo.count);
+    writer.u64(fifo.valueBytes);
+    const cursor = fifo.cursor();
+    while (cursor.next()) {
+      writer.u64(cursor.index);
+      writer.u32(cursor.valueBytes);
+      writer.utf8(cursor.value, cursor.valueBytes);
+      if (writer.completed.length > 0) yield* drain(writer);
+    }
+  }
+  writer.u32(state.sessions.size);
+  for (const session of state.sessions.values()) {
+    writer.u8(session.clientId.length);
+    writer.utf8(session.clientId, session.clientId.length);
+    writer.u64(session.lastSeq);
+    writer.u64(session.lastActiveMs);
+    writeResult(writer, session);
+    if (writer.completed.length > 0) yield* drain(writer);
+  }
+  writer.u32(writer.checksum());
+  assert(writer.position === totalBytes, "size arithmetic matches bytes written");
+  writer.finish();
+  yield* drain(writer);
+}
