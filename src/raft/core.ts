@@ -36,6 +36,8 @@ import type {
   ProposeResult,
   RaftMessage,
   Snapshot,
+  SnapshotData,
+  SnapshotMeta,
 } from "./types";
 
 export type TransferResult =
@@ -550,7 +552,15 @@ export class RaftCore extends RaftCoreBase {
    * to send InstallSnapshot and drops entries <= index; the shell also calls
    * RaftStorage.compact(returned snapshot).
    */
-  compact(index: number, data: Uint8Array): Snapshot {
+  compact(index: number, data: SnapshotData): Snapshot {
     return this.log.compact(index, data);
+  }
+
+  /**
+   * The metadata compact(index, ...) will give the snapshot: a host that writes the application's
+   * state to a file names and heads the file with it before handing the core a reference.
+   */
+  snapshotMetaAt(index: number): SnapshotMeta {
+    return this.log.snapshotMetaAt(index);
   }
 }

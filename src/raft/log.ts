@@ -15,7 +15,7 @@
  */
 import { assert } from "../util/assert";
 import { decodeConfig } from "./membership";
-import type { ClusterConfig, LogEntry, PersistentState, Snapshot } from "./types";
+import type { ClusterConfig, LogEntry, PersistentState, Snapshot, SnapshotData, SnapshotMeta } from "./types";
 
 export class RaftLog {
   /** Invariant: entries[k].index === snapshotIndex + 1 + k. */
@@ -224,12 +224,17 @@ export class RaftLog {
     this.setConfig(snapshot.meta.config, snapshot.meta.index);
   }
 
-  /** The application snapshotted its state at `index`: keep the snapshot, drop entries <= index. */
-  compact(index: number, data: Uint8Array): Snapshot {
+  /** What a snapshot of the application at `index` will say about the log (checked as compact() would). */
+  snapshotMetaAt(index: number): SnapshotMeta {
     assert(index > this.snapshotIndexValue, "compact: index already compacted");
     assert(index <= this.lastApplied, "compact: index must be applied");
     assert(index <= this.stableIndex, "compact: index must be durable");
-    const snapshot: Snapshot = { meta: { index, term: this.term(index)!, config: this.configAt(index) }, data };
+    return { index, term: this.term(index)!, config: this.configAt(index) };
+  }
+
+  /** The application snapshotted its state at `index`: keep the snapshot, drop entries <= index. */
+  compact(index: number, data: SnapshotData): Snapshot {
+    const snapshot: Snapshot = { meta: this.snapshotMetaAt(index), data };
     this.entries = this.entries.slice(index - this.snapshotIndexValue);
     this.snapshotIndexValue = index;
     this.snapshotTermValue = snapshot.meta.term;

@@ -50,10 +50,22 @@ export interface SnapshotMeta {
   config: ClusterConfig;
 }
 
+/**
+ * The application's state at a snapshot's index, opaque to raft: the core only keeps it and
+ * hands it back (in InstallSnapshot, Ready.snapshot, RaftStorage). What it is belongs to the
+ * host: raftd's is a reference to a durable snapshot file (src/storage/snapshot-files.ts
+ * SnapshotFileData), so no layer holds a whole snapshot in memory; the simulator's and the unit
+ * tests' are plain bytes (a Uint8Array is a SnapshotData).
+ */
+export interface SnapshotData {
+  /** Size of the application's bytes. */
+  readonly byteLength: number;
+}
+
 export interface Snapshot {
   meta: SnapshotMeta;
   /** The application's state at meta.index (opaque to raft). */
-  data: Uint8Array;
+  data: SnapshotData;
 }
 
 interface MessageBase {
@@ -104,7 +116,11 @@ export interface AppendEntriesResponse extends MessageBase {
   readContext: number;
 }
 
-/** §7. The runtime may stream `snapshot.data` in chunks; the core sees the whole snapshot. */
+/**
+ * §7. The core sees one message carrying the whole snapshot (as an opaque SnapshotData); raftd
+ * streams its file in chunks (src/node/snapshot-chunks.ts) and the follower's core gets the
+ * message only once the file is complete and durable.
+ */
 export interface InstallSnapshot extends MessageBase {
   type: "InstallSnapshot";
   snapshot: Snapshot;

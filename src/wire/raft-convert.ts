@@ -6,6 +6,7 @@
  * a missing snapshot meta (WIRE_DECODE closes the connection before delivery).
  */
 import { assert, unreachable } from "../util/assert";
+import { snapshotBytes } from "../raft/snapshot-data";
 import type { ClusterConfig, EntryKind, LogEntry, RaftMessage } from "../raft/types";
 import type { WireMessage } from "./codec";
 import type { ClusterConfig as WireClusterConfig, Entry, EntryKind as WireEntryKind } from "./schema.generated";
@@ -76,7 +77,9 @@ export function raftToWire(message: RaftMessage): WireMessage {
       };
     case "InstallSnapshot": {
       const meta = message.snapshot.meta;
-      return { type: message.type, body: { ...base, meta: { index: meta.index, term: meta.term, config: { voters: meta.config.voters, learners: meta.config.learners } }, data: message.snapshot.data, chunkOffset: 0, totalBytes: message.snapshot.data.length } };
+      // Whole in-memory snapshots only; raftd streams its snapshot files (src/node/snapshot-chunks.ts).
+      const data = snapshotBytes(message.snapshot.data);
+      return { type: message.type, body: { ...base, meta: { index: meta.index, term: meta.term, config: { voters: meta.config.voters, learners: meta.config.learners } }, data, chunkOffset: 0, totalBytes: data.length } };
     }
     case "InstallSnapshotResponse":
       return { type: message.type, body: { ...base, matchIndex: message.matchIndex } };

@@ -33,7 +33,8 @@
  */
 import { RaftCore } from "../../src/raft/core";
 import { emptyState } from "../../src/raft/membership";
-import type { LogEntry, NodeId, PersistentState, RaftMessage, Ready } from "../../src/raft/types";
+import { snapshotBytes } from "../../src/raft/snapshot-data";
+import type { LogEntry, NodeId, PersistentState, RaftMessage, Ready, SnapshotData } from "../../src/raft/types";
 import { SeededRng } from "../../src/util/rng";
 import { SafetyChecker, SimViolation, violation } from "./checker";
 import { EventHeap } from "./heap";
@@ -630,8 +631,9 @@ function encodeAppSnapshot(index: number, hash: number): Uint8Array {
   return new TextEncoder().encode(`${index}:${hash}`);
 }
 
-function decodeAppSnapshot(data: Uint8Array, index: number): number {
-  const [at, hash] = new TextDecoder().decode(data).split(":");
+/** The simulator's snapshot data are in-memory bytes. */
+function decodeAppSnapshot(data: SnapshotData, index: number): number {
+  const [at, hash] = new TextDecoder().decode(snapshotBytes(data)).split(":");
   violation(Number(at) === index, "app snapshot index mismatch");
   return Number(hash);
 }
