@@ -22,7 +22,8 @@ import { fsyncDirectory, newStorageStats, type StorageStats } from "./fs-util";
 import { resolveOptions, type FileStorageOptions, type ResolvedOptions } from "./options";
 import { RecordType } from "./record-codec";
 import { recover } from "./recovery";
-import { SnapshotReader, SnapshotWriter, writeSnapshotFile, type SnapshotFileInfo, type SnapshotIoOptions } from "./snapshot-files";
+import { SnapshotFileData, SnapshotReader, SnapshotWriter, writeSnapshotFile, type SnapshotFileInfo, type SnapshotIoOptions } from "./snapshot-files";
+import { snapshotBytes } from "../raft/snapshot-data";
 import { LogReplay } from "./wal-replay";
 import { ENTRY_PREFIX_BYTES, encodeEntry, encodeHardState, encodeSnapshotMarker, type IndexTerm } from "./wal-records";
 import { WalWriter, startSegment, walOpenFlags, type WalItem, type WalWriterOptions } from "./wal-writer";
@@ -167,8 +168,9 @@ export class FileStorage implements RaftStorage {
   }
 
   /**
-   * Receives a snapshot in chunks. finish() makes the file durable and registers it; the core
-   * then hands the same snapshot to persist(), which finds the file and only appends the marker.
+   * Receives (or writes) a snapshot in chunks. finish() makes the file durable and registers it;
+   * the host gives the core snapshotData(info), and when the core hands that snapshot to
+   * persist() or compact() only the marker is appended.
    */
   beginSnapshot(meta: SnapshotMeta, dataBytes: number): Promise<SnapshotWriter> {
     assert(this.state === "open", "beginSnapshot() on an open storage");
@@ -178,6 +180,11 @@ export class FileStorage implements RaftStorage {
       }));
     }
     return SnapshotWriter.begin({ ...this.snapshotIo(), onInstalled: async (info) => this.remember(info) }, meta, dataBytes);
+  }
+
+  /** The SnapshotData (a file reference) for a snapshot file this storage finished. */
+  snapshotData(info: SnapshotFileInfo): SnapshotFileData {
+    return SnapshotFileData.of(this.dir, info);
   }
 
   async close(): Promise<void> {
@@ -264,11 +271,22 @@ export class FileStorage implements RaftStorage {
     }
   }
 
-  /** Writes `snapshot` durably unless an identical file is already there. */
+  /**
+   * Writes `snapshot` durably unless its file is already there: a SnapshotFileData always names
+   * a complete file of this directory (written by beginSnapshot() or found by load()); bytes
+   * (tests, tools) are written unless an identical file exists.
+   */
   private async ensureSnapshotFile(snapshot: Snapshot): Promise<SnapshotFileInfo> {
     const meta = snapshot.meta;
+    const data = snapshot.data;
+    if (data instanceof SnapshotFileData) {
+      assert(data.dir === this.dir, "snapshot file belongs to this storage");
+      assert(data.meta.index === meta.index && data.meta.term === meta.term, "snapshot file matches its metadata");
+      return { name: data.name, meta, dataBytes: data.byteLength, dataCrc: data.dataCrc };
+    }
+    const bytes = snapshotBytes(data);
     const existing = this.snapshots.find((s) => s.index === meta.index && s.term === meta.term);
-    if (existing?.dataCrc !== undefined && existing.dataBytes === snapshot.data.length && existing.dataCrc === crc32(snapshot.data) >>> 0) {
+    if (existing?.dataCrc !== undefined && existing.dataBytes === bytes.length && existing.dataCrc === crc32(bytes) >>> 0) {
       return { name: existing.name, meta, dataBytes: existing.dataBytes, dataCrc: existing.dataCrc };
     }
     return writeSnapshotFile(this.snapshotIo(), snapshot);

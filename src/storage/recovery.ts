@@ -27,7 +27,7 @@ import { classifyFileName, type DataFile } from "./file-names";
 import { fsyncDirectory, type StorageLogger } from "./fs-util";
 import { RecordType, type Frame, type FrameHeader } from "./record-codec";
 import { readSegment, scanAfterDamage, type SegmentReadLimits } from "./segment-reader";
-import { readSnapshotFile, type SnapshotFileInfo } from "./snapshot-files";
+import { verifySnapshotFile, type SnapshotFileInfo } from "./snapshot-files";
 import { classifyDamage, type FlushPosition } from "./tail-classifier";
 import { LogReplay, raiseToSnapshot } from "./wal-replay";
 import {
@@ -277,9 +277,10 @@ async function chooseSnapshot(options: RecoveryOptions, snapshots: SnapshotRef[]
   const damaged: Array<{ name: string; error: RaftmqError }> = [];
   let gap: string | null = null;
   for (const ref of snapshots) {
-    let loaded: Awaited<ReturnType<typeof readSnapshotFile>>;
+    let loaded: Awaited<ReturnType<typeof verifySnapshotFile>>;
     try {
-      loaded = await readSnapshotFile(options.dir, ref.name, options.snapshotBytesMax);
+      // Checked in chunks; the state carries a reference to the file, not its bytes.
+      loaded = await verifySnapshotFile(options.dir, ref.name, options.snapshotBytesMax);
     } catch (error) {
       if (!(error instanceof RaftmqError) || error.code !== "STORAGE_CORRUPT") throw error;
       damaged.push({ name: ref.name, error });

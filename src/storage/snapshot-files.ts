@@ -5,6 +5,9 @@
  * directory fsynced: a crash leaves either no file or a complete one (a leftover .tmp is deleted
  * on open). Reads check the header checksum and the data checksum.
  *
+ * SnapshotFileData is the runtime's Snapshot.data (src/raft/types.ts SnapshotData): a reference
+ * to a complete, durable snapshot file, never its bytes. Whoever needs the bytes opens a reader.
+ *
  * Chunked transfer with bounded memory on both sides (for InstallSnapshot streaming):
  *   - SnapshotReader yields the data in chunks of chunkBytes and checks the data checksum at the
  *     end (rejects STORAGE_CORRUPT on mismatch).
@@ -16,7 +19,8 @@
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
-import type { Snapshot, SnapshotMeta } from "../raft/types";
+import { snapshotBytes } from "../raft/snapshot-data";
+import type { Snapshot, SnapshotData, SnapshotMeta } from "../raft/types";
 import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import { snapshotFileName } from "./file-names";
@@ -83,30 +87,76 @@ async function openChecked(file: string): Promise<{ handle: FileHandle; info: Om
   }
 }
 
-/** Reads and checks a whole snapshot (memory: its data, bounded by dataBytesMax). */
-export async function readSnapshotFile(dir: string, name: string, dataBytesMax: number): Promise<{ snapshot: Snapshot; info: SnapshotFileInfo }> {
-  const file = path.join(dir, name);
-  const { handle, info } = await openChecked(file);
+/** Chunk size for checking a whole file's data checksum. */
+const VERIFY_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * A complete, durable snapshot file: the runtime's SnapshotData. Holds no data bytes; the file
+ * is immutable once renamed into place, so its size and checksum describe it for good.
+ */
+export class SnapshotFileData implements SnapshotData {
+  constructor(
+    readonly dir: string,
+    readonly name: string,
+    readonly meta: SnapshotMeta,
+    readonly byteLength: number,
+    readonly dataCrc: number,
+  ) {}
+
+  static of(dir: string, info: SnapshotFileInfo): SnapshotFileData {
+    return new SnapshotFileData(dir, info.name, info.meta, info.dataBytes, info.dataCrc);
+  }
+
+  /** Opens the file for reading its data in chunks (checks header and metadata again). */
+  async openReader(): Promise<SnapshotReader> {
+    const reader = await SnapshotReader.open(this.dir, this.name);
+    if (reader.dataBytes !== this.byteLength || reader.dataCrc !== this.dataCrc) {
+      await reader.close();
+      throw corrupt(path.join(this.dir, this.name), 0, "file changed since it was written");
+    }
+    return reader;
+  }
+}
+
+/**
+ * Checks a whole snapshot file (header, metadata, and the data checksum, read in chunks: memory
+ * O(one chunk)) and returns a reference to it.
+ */
+export async function verifySnapshotFile(dir: string, name: string, dataBytesMax: number): Promise<{ snapshot: Snapshot; info: SnapshotFileInfo }> {
+  const reader = await SnapshotReader.open(dir, name);
   try {
-    if (info.dataBytes > dataBytesMax) {
-      throw new RaftmqError("STORAGE_TOO_LARGE", `snapshot ${file} holds ${info.dataBytes} bytes, above snapshotBytesMax ${dataBytesMax}`, {
-        details: { file, dataBytes: info.dataBytes, dataBytesMax },
+    if (reader.dataBytes > dataBytesMax) {
+      const file = path.join(dir, name);
+      throw new RaftmqError("STORAGE_TOO_LARGE", `snapshot ${file} holds ${reader.dataBytes} bytes, above snapshotBytesMax ${dataBytesMax}`, {
+        details: { file, dataBytes: reader.dataBytes, dataBytesMax },
       });
     }
-    const dataOffset = SNAPSHOT_HEADER_BYTES + encodeSnapshotMeta(info.meta).length;
-    const data = await readExactly(handle, info.dataBytes, dataOffset);
-    if (data.length !== info.dataBytes) throw corrupt(file, dataOffset + data.length, "file ends inside the data");
-    if (crc32(data) !== info.dataCrc) throw corrupt(file, dataOffset, "data checksum mismatch");
-    return { snapshot: { meta: info.meta, data: new Uint8Array(data.buffer, data.byteOffset, data.length) }, info: { name, ...info } };
+    for await (const chunk of reader.chunks(VERIFY_CHUNK_BYTES)) void chunk; // chunks() checks the crc at the end
+    const info: SnapshotFileInfo = { name, meta: reader.meta, dataBytes: reader.dataBytes, dataCrc: reader.dataCrc };
+    return { snapshot: { meta: info.meta, data: SnapshotFileData.of(dir, info) }, info };
   } finally {
-    await handle.close();
+    await reader.close();
+  }
+}
+
+/** Reads a whole snapshot's data into memory (tests and small snapshots only). */
+export async function readSnapshotData(data: SnapshotData): Promise<Uint8Array> {
+  if (!(data instanceof SnapshotFileData)) return snapshotBytes(data);
+  const reader = await data.openReader();
+  try {
+    const parts: Buffer[] = [];
+    for await (const chunk of reader.chunks(VERIFY_CHUNK_BYTES)) parts.push(chunk.data);
+    return new Uint8Array(Buffer.concat(parts));
+  } finally {
+    await reader.close();
   }
 }
 
 /** Writes `snapshot` durably under its final name (temp + fsync + rename + directory fsync). */
 export async function writeSnapshotFile(options: SnapshotIoOptions, snapshot: Snapshot): Promise<SnapshotFileInfo> {
-  const writer = await SnapshotWriter.begin(options, snapshot.meta, snapshot.data.length);
-  const ok = await writer.write(0, snapshot.data);
+  const data = snapshotBytes(snapshot.data);
+  const writer = await SnapshotWriter.begin(options, snapshot.meta, data.length);
+  const ok = await writer.write(0, data);
   assert(ok, "a whole snapshot written at offset 0 is accepted");
   return writer.finish();
 }
@@ -119,7 +169,7 @@ export class SnapshotReader {
     private readonly handle: FileHandle,
     readonly meta: SnapshotMeta,
     readonly dataBytes: number,
-    private readonly dataCrc: number,
+    readonly dataCrc: number,
     private readonly dataOffset: number,
   ) {}
 
@@ -143,6 +193,23 @@ export class SnapshotReader {
       offset += data.length;
     }
     if (crc !== this.dataCrc) throw corrupt(this.file, this.dataOffset, "data checksum mismatch");
+  }
+
+  /**
+   * Reads the data at [offset, offset + byteCount) (clipped to the end). The caller checks the
+   * checksum (crc32 over the chunks in order must equal dataCrc) when it reads out of chunks().
+   */
+  async read(offset: number, byteCount: number): Promise<Buffer> {
+    assert(!this.closed, "reader is open");
+    assert(offset >= 0 && offset <= this.dataBytes, "read within the data");
+    const data = await readExactly(this.handle, Math.min(byteCount, this.dataBytes - offset), this.dataOffset + offset);
+    if (data.length < Math.min(byteCount, this.dataBytes - offset)) throw corrupt(this.file, this.dataOffset + offset + data.length, "file ends inside the data");
+    return data;
+  }
+
+  /** STORAGE_CORRUPT unless `crc` (crc32 of all the data, in order) is the file's. */
+  checkCrc(crc: number): void {
+    if (crc >>> 0 !== this.dataCrc) throw corrupt(this.file, this.dataOffset, "data checksum mismatch");
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,7 @@ import type { PersistentState } from "../../src/raft/types";
 import { SeededRng } from "../../src/util/rng";
 import { entryData, type CrashOp } from "./crash-writer";
 import { tempDir } from "./helpers";
+import { readSnapshotData } from "../../src/storage/snapshot-files";
 
 const DIRS = 10;
 const KILLS_PER_DIR = 2;
@@ -191,7 +192,7 @@ t.test("every acknowledged write survives SIGKILL at random points", async (t) =
       t.ok(ordered, `entries contiguous, each once, data intact (${where})`);
       if (state.snapshot !== null) {
         const expected = entryData(state.snapshot.meta.index, 0);
-        t.ok(Buffer.from(state.snapshot.data).equals(Buffer.from(expected)), `snapshot data intact (${where})`);
+        t.ok(Buffer.from(await readSnapshotData(state.snapshot.data)).equals(Buffer.from(expected)), `snapshot data intact (${where})`);
       }
       model = fromState(state);
     }

@@ -5,6 +5,7 @@ import { readdir } from "node:fs/promises";
 import { entries, entry, openStorage, plain, snapshotAt, tempDir, type Teardown } from "./helpers";
 import type { FileStorageOptions } from "../../src/storage/options";
 import { openFileStorage } from "../../src/storage/file-storage";
+import { readSnapshotData } from "../../src/storage/snapshot-files";
 
 async function reopen(t: Teardown, dir: string, options: Partial<FileStorageOptions> = {}) {
   const { storage, logger } = await openStorage(t, dir, options);
@@ -64,7 +65,7 @@ t.test("compaction keeps the suffix, drops old segments, and loads the snapshot"
   await a.storage.close();
   const b = await reopen(t, dir, { segmentBytes: 4096, snapshotsKept: 1 });
   t.equal(b.state.snapshot?.meta.index, 150);
-  t.same(Array.from(b.state.snapshot!.data), Array.from(snapshotAt(150, 2).data));
+  t.same(Array.from(await readSnapshotData(b.state.snapshot!.data)), Array.from(snapshotAt(150, 2).data));
   t.same(b.state.entries.map((e) => e.index)[0], 151);
   t.equal(b.state.entries.length, 55);
   t.equal(b.state.hardState.commitIndex, 190);

@@ -54,7 +54,7 @@ export function entries(from: number, to: number, term: number, bytes = 8): LogE
   return out;
 }
 
-export function snapshotAt(index: number, term: number, bytes = 100): Snapshot {
+export function snapshotAt(index: number, term: number, bytes = 100): Snapshot & { data: Uint8Array } {
   const data = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i++) data[i] = (index + i * 13) & 0xff;
   return { meta: { index, term, config: { voters: ["a:1", "b:1", "c:1"], learners: [] } }, data };
