@@ -4,7 +4,7 @@
  *   raftd --listen HOST:PORT [--advertise HOST:PORT] [--join HOST:PORT] --data-dir DIR
  *         [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT|auto] [--admin-public]
  *         [--log-level trace|debug|info|warn|error] [--fsync always|never]
- *         [--snapshot-entries N] [--max-value-bytes N]
+ *         [--snapshot-entries N] [--snapshot-chunk-bytes N] [--max-value-bytes N]
  *
  * Admin (src/admin, issue 7): --admin HOST:PORT serves plain HTTP there; --admin auto serves on
  * the advertised raft port + 1000 (the dashboard derives peers' admin URLs from their raft
@@ -35,18 +35,21 @@ export interface RaftdConfig {
   logLevel: LogLevel;
   fsync: "always" | "never";
   snapshotEntries: number;
+  /** Snapshot data per InstallSnapshot frame and per file read/write (memory per transfer). */
+  snapshotChunkBytes: number;
   maxValueBytes: number;
 }
 
 export const raftdUsage = `usage: raftd --listen HOST:PORT [--advertise HOST:PORT] [--join HOST:PORT] --data-dir DIR
              [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT|auto] [--admin-public]
              [--log-level trace|debug|info|warn|error] [--fsync always|never]
-             [--snapshot-entries N] [--max-value-bytes N]`;
+             [--snapshot-entries N] [--snapshot-chunk-bytes N] [--max-value-bytes N]`;
 
 const defaults = {
   heartbeatMs: 100,
   electionTimeoutMs: 1000,
   snapshotEntries: 100_000,
+  snapshotChunkBytes: 1024 * 1024,
   maxValueBytes: 64 * 1024,
 };
 
@@ -67,6 +70,7 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
       "log-level",
       "fsync",
       "snapshot-entries",
+      "snapshot-chunk-bytes",
       "max-value-bytes",
     ],
     booleans: ["help", "admin-public"],
@@ -111,6 +115,11 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
     fsync,
     snapshotEntries:
       flags["snapshot-entries"] === undefined ? defaults.snapshotEntries : parsePositiveInt(flags["snapshot-entries"], "--snapshot-entries", 1e9),
+    // Within the 16 MiB frame limit with room for the frame's other fields.
+    snapshotChunkBytes:
+      flags["snapshot-chunk-bytes"] === undefined
+        ? defaults.snapshotChunkBytes
+        : parsePositiveInt(flags["snapshot-chunk-bytes"], "--snapshot-chunk-bytes", 8 * 1024 * 1024),
     maxValueBytes:
       flags["max-value-bytes"] === undefined ? defaults.maxValueBytes : parsePositiveInt(flags["max-value-bytes"], "--max-value-bytes", 8 * 1024 * 1024),
   };

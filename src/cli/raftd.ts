@@ -30,17 +30,18 @@ import { readIdentity, writeIdentity, type NodeIdentity } from "../node/node-ide
 import { lockDataDir } from "../node/data-dir-lock";
 import { NodeLogger } from "../node/node-logger";
 import { RaftNode } from "../node/raft-node";
-import { SnapshotAssembler, SnapshotSender } from "../node/snapshot-chunks";
+import { SnapshotReceiver, SnapshotSender } from "../node/snapshot-chunks";
+import { FileSnapshotHost } from "../node/snapshot-host";
 import { adminAutoPortOffset, electionTicksOf, parseRaftdArgs, raftdUsage, type RaftdConfig } from "./raftd-config";
 import { startAdmin } from "../admin";
 import { createLogger } from "./logger";
 import type bunyan from "bunyan";
 
 const joinTimeoutMs = 60_000;
-/** InstallSnapshot data per frame, well inside the 16 MiB frame limit. */
-const snapshotChunkBytes = 1024 * 1024;
-/** Largest snapshot a node accepts from a leader (the storage's default read limit too). */
+/** Largest snapshot a node accepts from a leader (the storage's default load limit too). */
 const snapshotBytesMax = 1024 * 1024 * 1024;
+/** Received snapshot chunks that may wait for the disk, per sender, in chunks. */
+const snapshotChunksQueuedMax = 16;
 const stopTransferWaitMs = 3_000;
 
 export async function main(argv: string[]): Promise<void> {
@@ -97,7 +98,8 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
   const { identity, initial } = await establishIdentity(config, id, state, storage, logger);
 
   const stateMachine = new QueueStateMachine(makeQueueLimits({ valueBytesMax: config.maxValueBytes }));
-  if (initial.snapshot !== null) stateMachine.restore(initial.snapshot.data);
+  const snapshotHost = new FileSnapshotHost(storage, stateMachine, config.snapshotChunkBytes);
+  if (initial.snapshot !== null) await snapshotHost.restore(initial.snapshot.data); // then the core replays the log after it
   const rng = new SeededRng(osSeed());
   const core = new RaftCore({ id, electionTicks: electionTicksOf(config), heartbeatTicks: 1 }, initial, rng.fork(), logger);
   const manager = new ConnectionManager(
@@ -115,6 +117,7 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     core,
     storage,
     stateMachine,
+    snapshots: snapshotHost,
     transport: { send: (message) => sendRaft(message) },
     logger,
     timers: { setInterval: (callback, ms) => setInterval(callback, ms), clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout) },
@@ -136,24 +139,27 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
       return true; // nothing to wait for: the loss is final and raft will send again
     }
   }
-  const snapshots = new SnapshotSender({ send: (to, body) => sendWire(to, { type: "InstallSnapshot", body }) }, snapshotChunkBytes);
-  manager.on("drain", (peer: string) => snapshots.drained(peer));
-  const assembler = new SnapshotAssembler(snapshotBytesMax);
+  const snapshotLogger = logger.child({ component: "snapshot" });
+  const snapshotSender = new SnapshotSender({ send: (to, body) => sendWire(to, { type: "InstallSnapshot", body }) }, config.snapshotChunkBytes, snapshotLogger);
+  manager.on("drain", (peer: string) => snapshotSender.drained(peer));
+  const snapshotReceiver = new SnapshotReceiver(
+    storage,
+    { dataBytesMax: snapshotBytesMax, queuedBytesMax: snapshotChunksQueuedMax * config.snapshotChunkBytes },
+    (message) => node.receive(message),
+    snapshotLogger,
+  );
 
   function sendRaft(message: RaftMessage): void {
-    const wire = raftToWire(message);
-    if (wire.type === "InstallSnapshot") snapshots.send(message.to, wire.body);
-    else sendWire(message.to, wire);
+    // The snapshot's data is a file: streamed in chunks, never converted whole.
+    if (message.type === "InstallSnapshot") snapshotSender.send(message);
+    else sendWire(message.to, raftToWire(message));
   }
 
   function onInbound(inbound: InboundMessage): void {
     if (inbound.role === "peer" && isRaftWireMessage(inbound.message)) {
       const message = inbound.message;
       if (message.type === "InstallSnapshot") {
-        const result = assembler.push(inbound.from, message.body);
-        if (result.kind === "dropped") wireLogger.warn({ event: "snapshot-chunk-dropped", peer: inbound.from, reason: result.reason }, "snapshot chunk dropped");
-        if (result.kind !== "complete") return;
-        node.receive(raftFromWire({ type: "InstallSnapshot", body: result.body }));
+        snapshotReceiver.push(inbound.from, message.body);
         return;
       }
       node.receive(raftFromWire(message));

@@ -28,19 +28,17 @@ import type { ConfigChange, LogEntry, NodeId, ProposeResult, RaftMessage, RaftSt
 import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import type { NodeLogger } from "./node-logger";
+import type { SnapshotHost } from "./snapshot-host";
 
 /** What the node needs from the network: fire-and-forget delivery (raft tolerates loss). */
 export interface RaftTransport {
   send(message: RaftMessage): void;
 }
 
-/** What the node needs from the application: apply committed entries, snapshot and restore. */
+/** What the node needs from the application: apply committed entries (snapshots: SnapshotHost). */
 export interface AppliedStateMachine<Result> {
   /** Apply one committed entry of kind "normal" (noop and config entries are not passed). */
   apply(index: number, data: Uint8Array): Result;
-  /** The whole state as of the last applied entry. */
-  snapshot(): Uint8Array;
-  restore(data: Uint8Array): void;
 }
 
 export interface NodeTimers {
@@ -52,6 +50,8 @@ export interface RaftNodeOptions<Result> {
   core: RaftCore;
   storage: RaftStorage;
   stateMachine: AppliedStateMachine<Result>;
+  /** Takes the state machine's snapshots into files and restores it from them. */
+  snapshots: SnapshotHost;
   transport: RaftTransport;
   logger: NodeLogger;
   timers: NodeTimers;
@@ -334,7 +334,7 @@ export class RaftNode<Result> {
     }
     for (const message of late) this.sendMessage(message);
     if (ready.snapshot !== null) {
-      this.options.stateMachine.restore(ready.snapshot.data);
+      await this.options.snapshots.restore(ready.snapshot.data);
       this.lastSnapshotIndex = ready.snapshot.meta.index;
       this.appliedIndex = ready.snapshot.meta.index;
       this.options.logger.info({ event: "snapshot-installed", index: ready.snapshot.meta.index }, "snapshot installed");
@@ -461,11 +461,16 @@ export class RaftNode<Result> {
   private async maybeSnapshot(): Promise<void> {
     const applied = this.appliedIndex;
     if (applied - this.lastSnapshotIndex < this.options.snapshotEntries) return;
-    const snapshot = this.core.compact(applied, this.options.stateMachine.snapshot());
+    // Written to its file first (in chunks, the loop paused so nothing is applied meanwhile),
+    // then the core keeps a reference to the file and storage drops the log before it.
+    const data = await this.options.snapshots.save(this.core.snapshotMetaAt(applied));
+    // While the file was written, a snapshot from the leader may have overtaken this one.
+    if (applied <= this.core.status().snapshotIndex) return;
+    const snapshot = this.core.compact(applied, data);
     await this.options.storage.compact(snapshot);
     this.lastSnapshotIndex = applied;
     this.stats.snapshots += 1;
-    this.options.logger.info({ event: "snapshot-taken", index: applied, bytes: snapshot.data.length }, "snapshot taken");
+    this.options.logger.info({ event: "snapshot-taken", index: applied, bytes: data.byteLength }, "snapshot taken");
   }
 
   /** Logs role and term changes; a leader that stepped down fails its waiters (outcome unknown). */

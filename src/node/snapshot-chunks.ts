@@ -1,125 +1,397 @@
 /**
- * InstallSnapshot in chunks. A snapshot can be far larger than a frame (1M queued messages are
- * ~70 MB), so the runtime sends it as InstallSnapshot frames of at most `chunkBytes` of data
- * each (chunk_offset, total_bytes in raftmq.proto) and the receiver reassembles them before the
- * core sees one whole InstallSnapshot.
+ * InstallSnapshot in chunks, with memory bounded by a few chunks on both sides. A snapshot can
+ * be far larger than a frame (1M queued 64 B messages are ~80 MB), so the runtime sends it as
+ * InstallSnapshot frames of at most `chunkBytes` of data each (chunk_offset, total_bytes in
+ * raftmq.proto).
  *
- * Sender (SnapshotSender): chunks are slices of the snapshot the core already holds (no copy)
- * and are offered to the connection manager only while it accepts them; when its queue is full
- * the rest wait for the link's 'drain'. A newer snapshot for the same peer replaces the one in
- * progress. So the sender's extra memory is bounded by the manager's send queue.
+ * Sender (SnapshotSender): the core's InstallSnapshot carries a SnapshotFileData (a reference to
+ * the leader's snapshot file). The sender reads one chunk at a time from the file and offers it
+ * to the connection manager; when the manager's queue is full it keeps that one chunk and waits
+ * for the link's 'drain'. So it holds at most one chunk beyond the manager's bounded queue. The
+ * file's checksum is checked before the last chunk leaves. A request for the snapshot already
+ * being sent to that peer is ignored (restarting would never finish a transfer longer than the
+ * core's retry interval); another snapshot replaces the one in progress.
  *
- * Receiver (SnapshotAssembler): one partial snapshot per sender, in a buffer of exactly
- * total_bytes (refused above maxBytes). The wire delivers a sender's frames in order, at most
- * once, possibly with gaps (lost frames): a chunk that does not continue the partial snapshot
- * discards it, and the leader, hearing nothing back, sends the snapshot again.
+ * Receiver (SnapshotReceiver): each chunk is appended to a temp snapshot file in the data dir
+ * (FileStorage.beginSnapshot, a SnapshotWriter) as soon as it arrives; at most queuedBytesMax of
+ * chunks wait for the disk, beyond that a chunk is dropped like a lost frame. After the last
+ * chunk the file is made durable (fsync, rename, directory fsync) and the core gets an
+ * InstallSnapshot whose data is a reference to that file. A crash before leaves only a *.tmp
+ * file, which FileStorage.load() deletes.
+ *
+ * Losses: the wire delivers a sender's frames in order, at most once, resending what a dropped
+ * connection lost while its retransmit buffer lasts; past that there is a gap. A chunk beyond
+ * what the receiver has accepted is dropped, but the partial file is kept: when the leader's core
+ * retries (it re-probes a follower stuck in snapshot state after an election timeout) the sender
+ * restarts from offset 0 and the receiver skips, without queueing, what it already accepted.
+ * So the wire restarts from 0 and the disk resumes. The receiver cannot slow the socket down, so
+ * a disk slower than the network drops chunks beyond queuedBytesMax too; each retry still
+ * writes at least queuedBytesMax more, so the transfer finishes.
  */
+import { crc32 } from "node:zlib";
+import { snapshotBytes } from "../raft/snapshot-data";
+import type { InstallSnapshot, NodeId, SnapshotData, SnapshotMeta } from "../raft/types";
+import { SnapshotFileData, type SnapshotFileInfo, type SnapshotReader, type SnapshotWriter } from "../storage/snapshot-files";
+import { assert } from "../util/assert";
+import { isRaftmqError } from "../util/errors";
 import type { InstallSnapshot as WireInstallSnapshot } from "../wire/schema.generated";
 
 export type InstallSnapshotBody = WireInstallSnapshot;
 
-/** Splits a whole InstallSnapshot into bodies of at most chunkBytes of data each. */
-export function splitSnapshot(body: InstallSnapshotBody, chunkBytes: number): InstallSnapshotBody[] {
-  const data = body.data;
-  if (data.length <= chunkBytes) return [{ ...body, chunkOffset: 0, totalBytes: data.length }];
-  const chunks: InstallSnapshotBody[] = [];
-  for (let offset = 0; offset < data.length; offset += chunkBytes) {
-    chunks.push({ ...body, data: data.subarray(offset, Math.min(data.length, offset + chunkBytes)), chunkOffset: offset, totalBytes: data.length });
-  }
-  return chunks;
+/** Typed errors and failed system calls (disk full, file gone) are handled; anything else is a bug. */
+function isOperatingError(error: unknown): boolean {
+  return isRaftmqError(error) || (error instanceof Error && "syscall" in error);
 }
 
-interface Partial {
-  term: number;
-  index: number;
-  buffer: Uint8Array;
-  received: number;
+/** Where the chunk logs go (a NodeLogger child or a test stub). */
+export interface ChunkLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
 }
 
-export type AssembleResult =
-  | { kind: "complete"; body: InstallSnapshotBody }
-  | { kind: "partial" }
-  | { kind: "dropped"; reason: string };
-
-export class SnapshotAssembler {
-  private readonly partials = new Map<string, Partial>();
-
-  constructor(private readonly maxBytes: number) {}
-
-  push(from: string, body: InstallSnapshotBody): AssembleResult {
-    const total = body.totalBytes === 0 ? body.data.length : body.totalBytes;
-    if (total > this.maxBytes) {
-      this.partials.delete(from);
-      return { kind: "dropped", reason: `snapshot of ${total} bytes exceeds the ${this.maxBytes} byte limit` };
-    }
-    const index = body.meta?.index ?? 0;
-    if (body.chunkOffset === 0 && body.data.length === total) {
-      this.partials.delete(from);
-      return { kind: "complete", body };
-    }
-    let partial = this.partials.get(from);
-    if (body.chunkOffset === 0) {
-      partial = { term: body.term, index, buffer: new Uint8Array(total), received: 0 };
-      this.partials.set(from, partial);
-    }
-    if (partial === undefined || partial.term !== body.term || partial.index !== index || partial.buffer.length !== total || partial.received !== body.chunkOffset) {
-      this.partials.delete(from);
-      return { kind: "dropped", reason: "chunk does not continue the snapshot in progress" };
-    }
-    if (body.chunkOffset + body.data.length > total) {
-      this.partials.delete(from);
-      return { kind: "dropped", reason: "chunk runs past the snapshot's size" };
-    }
-    partial.buffer.set(body.data, body.chunkOffset);
-    partial.received += body.data.length;
-    if (partial.received < total) return { kind: "partial" };
-    this.partials.delete(from);
-    return { kind: "complete", body: { ...body, data: partial.buffer, chunkOffset: 0, totalBytes: total } };
-  }
-
-  /** Bytes held by partial snapshots (for status and tests). */
-  get bytesHeld(): number {
-    let bytes = 0;
-    for (const partial of this.partials.values()) bytes += partial.buffer.length;
-    return bytes;
-  }
-}
+// ---------------------------------------------------------------- sender
 
 /** What SnapshotSender needs from the connection manager. */
 export interface ChunkTransport {
-  send(to: string, body: InstallSnapshotBody): boolean;
+  /** Queues the chunk, or returns false (chunk not taken) until drained(to) is called. */
+  send(to: NodeId, body: InstallSnapshotBody): boolean;
+}
+
+/** Sequential reads of a snapshot's data, checked against its checksum once all is read. */
+interface ChunkSource {
+  read(offset: number, byteCount: number): Promise<Uint8Array>;
+  /** Throws STORAGE_CORRUPT unless the data read so far, in order, is the whole intact data. */
+  verify(): void;
+  close(): Promise<void>;
+}
+
+async function openSource(data: SnapshotData): Promise<ChunkSource> {
+  if (!(data instanceof SnapshotFileData)) {
+    const bytes = snapshotBytes(data); // in-memory snapshots (tests)
+    return { read: async (offset, byteCount) => bytes.subarray(offset, offset + byteCount), verify: () => undefined, close: async () => undefined };
+  }
+  const reader: SnapshotReader = await data.openReader();
+  let crc = 0;
+  return {
+    read: async (offset, byteCount) => {
+      const chunk = await reader.read(offset, byteCount);
+      crc = crc32(chunk, crc);
+      return chunk;
+    },
+    verify: () => reader.checkCrc(crc),
+    close: () => reader.close(),
+  };
+}
+
+interface OutboundTransfer {
+  readonly to: NodeId;
+  readonly message: InstallSnapshot;
+  readonly totalBytes: number;
+  source: Promise<ChunkSource> | null;
+  /** Next data offset to read. */
+  offset: number;
+  /** A chunk read and refused by the transport (waits for drain). */
+  held: InstallSnapshotBody | null;
+  chunksSent: number;
+  pumping: boolean;
+  ended: boolean;
+}
+
+export interface SnapshotSenderStats {
+  transfersStarted: number;
+  transfersCompleted: number;
+  chunksSent: number;
+  /** Most snapshot data bytes the sender ever held at once (read, not yet taken by the transport). */
+  bytesHeldMax: number;
+}
+
+function wireMeta(meta: SnapshotMeta): InstallSnapshotBody["meta"] {
+  return { index: meta.index, term: meta.term, config: { voters: meta.config.voters.slice(), learners: meta.config.learners.slice() } };
+}
+
+function sameSnapshot(a: InstallSnapshot, b: InstallSnapshot): boolean {
+  return a.term === b.term && a.snapshot.meta.index === b.snapshot.meta.index && a.snapshot.meta.term === b.snapshot.meta.term;
 }
 
 export class SnapshotSender {
-  private readonly pending = new Map<string, InstallSnapshotBody[]>();
+  private readonly transfers = new Map<NodeId, OutboundTransfer>();
+  private bytesHeld = 0;
+  readonly stats: SnapshotSenderStats = { transfersStarted: 0, transfersCompleted: 0, chunksSent: 0, bytesHeldMax: 0 };
 
   constructor(
     private readonly transport: ChunkTransport,
     private readonly chunkBytes: number,
-  ) {}
+    private readonly logger: ChunkLogger,
+  ) {
+    assert(Number.isSafeInteger(chunkBytes) && chunkBytes > 0, "chunkBytes is a positive integer");
+  }
 
-  /** Starts sending `body` to `to` (replacing any snapshot still in progress to that peer). */
-  send(to: string, body: InstallSnapshotBody): void {
-    this.pending.set(to, splitSnapshot(body, this.chunkBytes));
-    this.pump(to);
+  /** Starts streaming the core's InstallSnapshot to message.to (see the header for repeats). */
+  send(message: InstallSnapshot): void {
+    const current = this.transfers.get(message.to);
+    if (current !== undefined && sameSnapshot(current.message, message)) return;
+    if (current !== undefined) this.end(current, "replaced");
+    const transfer: OutboundTransfer = {
+      to: message.to,
+      message,
+      totalBytes: message.snapshot.data.byteLength,
+      source: null,
+      offset: 0,
+      held: null,
+      chunksSent: 0,
+      pumping: false,
+      ended: false,
+    };
+    this.transfers.set(message.to, transfer);
+    this.stats.transfersStarted += 1;
+    void this.pump(transfer);
   }
 
   /** The manager's queue to `to` has room again. */
-  drained(to: string): void {
-    this.pump(to);
-  }
-
-  private pump(to: string): void {
-    const chunks = this.pending.get(to);
-    if (chunks === undefined) return;
-    while (chunks.length > 0) {
-      if (!this.transport.send(to, chunks[0]!)) return; // wait for drained(to)
-      chunks.shift();
-    }
-    this.pending.delete(to);
+  drained(to: NodeId): void {
+    const transfer = this.transfers.get(to);
+    if (transfer !== undefined) void this.pump(transfer);
   }
 
   get peersInProgress(): number {
-    return this.pending.size;
+    return this.transfers.size;
+  }
+
+  private async pump(transfer: OutboundTransfer): Promise<void> {
+    if (transfer.pumping || transfer.ended) return;
+    transfer.pumping = true;
+    try {
+      while (!transfer.ended) {
+        if (transfer.held === null) {
+          if (transfer.chunksSent > 0 && transfer.offset >= transfer.totalBytes) {
+            this.stats.transfersCompleted += 1;
+            this.logger.info({ event: "snapshot-sent", peer: transfer.to, index: transfer.message.snapshot.meta.index, bytes: transfer.totalBytes, chunks: transfer.chunksSent, bytesHeldMax: this.stats.bytesHeldMax }, "snapshot sent");
+            this.end(transfer, "complete");
+            return;
+          }
+          transfer.held = await this.readChunk(transfer);
+          if (transfer.ended) return;
+        }
+        if (!this.transport.send(transfer.to, transfer.held)) return; // drained() pumps again
+        this.release(transfer);
+        transfer.chunksSent += 1;
+        this.stats.chunksSent += 1;
+      }
+    } catch (error) {
+      if (!isOperatingError(error)) throw error;
+      // The core re-probes the follower after an election timeout and asks again.
+      this.logger.warn({ event: "snapshot-send-failed", peer: transfer.to, err: error }, "snapshot transfer abandoned");
+      this.end(transfer, "failed");
+    } finally {
+      transfer.pumping = false;
+    }
+  }
+
+  private async readChunk(transfer: OutboundTransfer): Promise<InstallSnapshotBody> {
+    transfer.source ??= openSource(transfer.message.snapshot.data);
+    const source = await transfer.source;
+    const chunkOffset = transfer.offset;
+    const data = await source.read(chunkOffset, Math.min(this.chunkBytes, transfer.totalBytes - chunkOffset));
+    assert(data.length === Math.min(this.chunkBytes, transfer.totalBytes - chunkOffset), "source reads whole chunks");
+    transfer.offset += data.length;
+    if (transfer.offset === transfer.totalBytes) source.verify(); // before the last chunk leaves
+    this.bytesHeld += data.length;
+    this.stats.bytesHeldMax = Math.max(this.stats.bytesHeldMax, this.bytesHeld);
+    const message = transfer.message;
+    return { from: message.from, to: message.to, term: message.term, meta: wireMeta(message.snapshot.meta), data, chunkOffset, totalBytes: transfer.totalBytes };
+  }
+
+  private release(transfer: OutboundTransfer): void {
+    if (transfer.held === null) return;
+    this.bytesHeld -= transfer.held.data.length;
+    transfer.held = null;
+  }
+
+  private end(transfer: OutboundTransfer, reason: string): void {
+    if (transfer.ended) return;
+    transfer.ended = true;
+    this.release(transfer);
+    if (this.transfers.get(transfer.to) === transfer) this.transfers.delete(transfer.to);
+    const source = transfer.source;
+    if (source !== null) {
+      // Closing a read-only file: a failure here loses nothing, and the fd is gone either way.
+      void source.then((s) => s.close()).catch((error: unknown) => this.logger.warn({ event: "snapshot-close-failed", peer: transfer.to, reason, err: error }, "closing a snapshot file failed"));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- receiver
+
+/** What SnapshotReceiver needs from storage (FileStorage implements it). */
+export interface SnapshotFiles {
+  beginSnapshot(meta: SnapshotMeta, dataBytes: number): Promise<SnapshotWriter>;
+  snapshotData(info: SnapshotFileInfo): SnapshotData;
+}
+
+export interface SnapshotReceiverOptions {
+  /** Largest snapshot accepted. */
+  dataBytesMax: number;
+  /** Chunk bytes that may wait for the disk per sender; beyond, a chunk is dropped. */
+  queuedBytesMax: number;
+}
+
+interface InboundTransfer {
+  readonly from: NodeId;
+  readonly term: number;
+  readonly meta: SnapshotMeta;
+  readonly totalBytes: number;
+  writer: SnapshotWriter | null;
+  /** End offset of the data accepted so far (written or queued): chunks must continue it. */
+  acceptedBytes: number;
+  readonly queue: InstallSnapshotBody[];
+  queuedBytes: number;
+  writing: boolean;
+  abandoned: boolean;
+}
+
+export interface SnapshotReceiverStats {
+  chunksWritten: number;
+  /** Chunks of data already accepted (a sender restarted from 0). */
+  chunksSkipped: number;
+  chunksDropped: number;
+  snapshotsReceived: number;
+  /** Most chunk bytes ever waiting for the disk at once (all senders). */
+  bytesQueuedMax: number;
+}
+
+function metaFromWire(body: InstallSnapshotBody): SnapshotMeta {
+  const meta = body.meta;
+  return { index: meta?.index ?? 0, term: meta?.term ?? 0, config: { voters: meta?.config?.voters ?? [], learners: meta?.config?.learners ?? [] } };
+}
+
+export class SnapshotReceiver {
+  private readonly transfers = new Map<NodeId, InboundTransfer>();
+  private bytesQueued = 0;
+  readonly stats: SnapshotReceiverStats = { chunksWritten: 0, chunksSkipped: 0, chunksDropped: 0, snapshotsReceived: 0, bytesQueuedMax: 0 };
+  /** Optional observer (tests): called after each chunk is written or dropped. */
+  onProgress: (() => void) | null = null;
+
+  constructor(
+    private readonly files: SnapshotFiles,
+    private readonly options: SnapshotReceiverOptions,
+    /** Called with the whole InstallSnapshot once its file is durable. */
+    private readonly deliver: (message: InstallSnapshot) => void,
+    private readonly logger: ChunkLogger,
+  ) {}
+
+  /** One InstallSnapshot chunk from `from` (in the wire's order). */
+  push(from: NodeId, body: InstallSnapshotBody): void {
+    const totalBytes = body.totalBytes === 0 ? body.data.length : body.totalBytes;
+    if (totalBytes > this.options.dataBytesMax) return this.drop(from, body, `snapshot of ${totalBytes} bytes exceeds the ${this.options.dataBytesMax} byte limit`);
+    const meta = metaFromWire(body);
+    let transfer = this.transfers.get(from);
+    const continues = transfer !== undefined && transfer.term === body.term && transfer.meta.index === meta.index && transfer.meta.term === meta.term && transfer.totalBytes === totalBytes;
+    if (!continues) {
+      if (body.chunkOffset !== 0) return this.drop(from, body, "chunk of a snapshot that is not in progress");
+      if (transfer !== undefined) this.abandon(transfer);
+      transfer = { from, term: body.term, meta, totalBytes, writer: null, acceptedBytes: 0, queue: [], queuedBytes: 0, writing: false, abandoned: false };
+      this.transfers.set(from, transfer);
+    }
+    assert(transfer !== undefined, "a transfer exists for a chunk that is kept");
+    const chunkEnd = body.chunkOffset + body.data.length;
+    if (chunkEnd > totalBytes) return this.drop(from, body, "chunk runs past the snapshot's size");
+    if (chunkEnd <= transfer.acceptedBytes && body.data.length > 0) {
+      // A sender that restarted from 0 resends what we hold: the disk resumes where it was.
+      this.stats.chunksSkipped += 1;
+      this.onProgress?.();
+      return;
+    }
+    if (body.chunkOffset > transfer.acceptedBytes) {
+      return this.drop(from, body, "gap: chunk beyond what was received; the partial file waits for the leader's retry");
+    }
+    if (transfer.queuedBytes > 0 && transfer.queuedBytes + body.data.length > this.options.queuedBytesMax) {
+      return this.drop(from, body, "too many chunks waiting for the disk");
+    }
+    transfer.acceptedBytes = chunkEnd;
+    transfer.queue.push(body);
+    transfer.queuedBytes += body.data.length;
+    this.bytesQueued += body.data.length;
+    this.stats.bytesQueuedMax = Math.max(this.stats.bytesQueuedMax, this.bytesQueued);
+    void this.write(transfer);
+  }
+
+  /** Partial snapshots being received. */
+  get transfersInProgress(): number {
+    return this.transfers.size;
+  }
+
+  private drop(from: NodeId, body: InstallSnapshotBody, reason: string): void {
+    this.stats.chunksDropped += 1;
+    this.logger.warn({ event: "snapshot-chunk-dropped", peer: from, offset: body.chunkOffset, reason }, "snapshot chunk dropped");
+    this.onProgress?.();
+  }
+
+  private abandon(transfer: InboundTransfer): void {
+    transfer.abandoned = true;
+    if (this.transfers.get(transfer.from) === transfer) this.transfers.delete(transfer.from);
+    this.bytesQueued -= transfer.queuedBytes;
+    transfer.queue.length = 0;
+    transfer.queuedBytes = 0;
+    if (!transfer.writing) void this.closeWriter(transfer);
+  }
+
+  private async closeWriter(transfer: InboundTransfer): Promise<void> {
+    const writer = transfer.writer;
+    transfer.writer = null;
+    if (writer === null) return;
+    try {
+      await writer.abort();
+    } catch (error) {
+      if (!isOperatingError(error)) throw error;
+      // An undeletable temp file is removed by the next FileStorage.load().
+      this.logger.warn({ event: "snapshot-abort-failed", peer: transfer.from, err: error }, "removing a partial snapshot failed");
+    }
+  }
+
+  private async write(transfer: InboundTransfer): Promise<void> {
+    if (transfer.writing) return;
+    transfer.writing = true;
+    try {
+      while (!transfer.abandoned && transfer.queue.length > 0) {
+        const body = transfer.queue[0]!;
+        transfer.writer ??= await this.files.beginSnapshot(transfer.meta, transfer.totalBytes);
+        if (transfer.abandoned) break;
+        const written = await transfer.writer.write(body.chunkOffset, body.data);
+        if (transfer.abandoned) break;
+        transfer.queue.shift();
+        transfer.queuedBytes -= body.data.length;
+        this.bytesQueued -= body.data.length;
+        assert(written, "accepted chunks continue the file");
+        this.stats.chunksWritten += 1;
+        if (transfer.writer.bytesWritten === transfer.totalBytes) await this.complete(transfer, body);
+        this.onProgress?.();
+      }
+    } catch (error) {
+      if (!isOperatingError(error)) throw error;
+      // A refused or failed write (disk full, size mismatch): start over when the leader retries.
+      this.logger.warn({ event: "snapshot-receive-failed", peer: transfer.from, err: error }, "snapshot transfer abandoned");
+      this.abandon(transfer);
+    } finally {
+      transfer.writing = false;
+    }
+    if (transfer.abandoned) await this.closeWriter(transfer);
+  }
+
+  private async complete(transfer: InboundTransfer, last: InstallSnapshotBody): Promise<void> {
+    const writer = transfer.writer;
+    assert(writer !== null, "a complete transfer has a writer");
+    transfer.writer = null;
+    if (this.transfers.get(transfer.from) === transfer) this.transfers.delete(transfer.from);
+    transfer.abandoned = true; // later chunks of this stream start nothing
+    this.bytesQueued -= transfer.queuedBytes;
+    transfer.queue.length = 0;
+    transfer.queuedBytes = 0;
+    const info = await writer.finish();
+    this.stats.snapshotsReceived += 1;
+    this.logger.info(
+      { event: "snapshot-received", peer: transfer.from, index: info.meta.index, bytes: info.dataBytes, chunks: this.stats.chunksWritten, bytesQueuedMax: this.stats.bytesQueuedMax },
+      "snapshot received",
+    );
+    this.deliver({ type: "InstallSnapshot", from: last.from, to: last.to, term: transfer.term, snapshot: { meta: info.meta, data: this.files.snapshotData(info) } });
   }
 }

@@ -216,15 +216,18 @@ export class QueueStateMachine {
    */
   snapshotChunks(chunkBytes: number): { totalBytes: number; chunks: Generator<Uint8Array, void, undefined> } {
     const state = this.state;
-    return { totalBytes: snapshotTotalBytes(state), chunks: this.guardedChunks(state, chunkBytes) };
+    return { totalBytes: snapshotTotalBytes(state), chunks: this.guardedChunks(state, state.lastApplied, chunkBytes) };
   }
 
-  private *guardedChunks(state: QueueState, chunkBytes: number): Generator<Uint8Array, void, undefined> {
-    const lastApplied = state.lastApplied;
-    for (const chunk of encodeSnapshotChunks(state, this.limits, chunkBytes)) {
-      yield chunk;
+  private *guardedChunks(state: QueueState, lastApplied: number, chunkBytes: number): Generator<Uint8Array, void, undefined> {
+    const unchanged = (): void => {
       assert(this.state === state, "no restore while a snapshot is encoded");
       assert(state.lastApplied === lastApplied, "no apply while a snapshot is encoded");
+    };
+    unchanged();
+    for (const chunk of encodeSnapshotChunks(state, this.limits, chunkBytes)) {
+      yield chunk;
+      unchanged();
     }
   }
 

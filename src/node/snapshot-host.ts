@@ -1,0 +1,68 @@
+/**
+ * The runtime's side of application snapshots: writes the state machine's snapshot into a
+ * snapshot file and restores the state machine from one, a chunk at a time, so that no whole
+ * snapshot is ever held in memory (only the state machine's own state is).
+ *
+ * Consistency: save() must see one state. RaftNode awaits save() inside its Ready loop, so no
+ * entry is applied until the last chunk is written; the state machine asserts that between
+ * chunks (QueueStateMachine.snapshotChunks). The node pauses applying (and persisting) for
+ * the length of the write, as it did when the whole buffer was written at once.
+ */
+import type { SnapshotData, SnapshotMeta } from "../raft/types";
+import type { FileStorage } from "../storage/file-storage";
+import { SnapshotFileData } from "../storage/snapshot-files";
+import { assert } from "../util/assert";
+
+/** What RaftNode needs to take and install application snapshots. */
+export interface SnapshotHost {
+  /** Writes the state machine's state (as of its last applied entry, meta.index) durably. */
+  save(meta: SnapshotMeta): Promise<SnapshotData>;
+  /** Replaces the state machine's state with the snapshot's (checked before it is swapped in). */
+  restore(data: SnapshotData): Promise<void>;
+}
+
+/** A state machine that snapshots and restores in chunks (QueueStateMachine). */
+export interface ChunkedStateMachine {
+  readonly lastApplied: number;
+  snapshotChunks(chunkBytes: number): { totalBytes: number; chunks: Iterable<Uint8Array> };
+  beginRestore(): { push(chunk: Uint8Array): void; finish(): void };
+}
+
+export class FileSnapshotHost implements SnapshotHost {
+  constructor(
+    private readonly storage: FileStorage,
+    private readonly machine: ChunkedStateMachine,
+    private readonly chunkBytes: number,
+  ) {}
+
+  async save(meta: SnapshotMeta): Promise<SnapshotData> {
+    assert(this.machine.lastApplied === meta.index, "the state machine is at the snapshot's index");
+    const { totalBytes, chunks } = this.machine.snapshotChunks(this.chunkBytes);
+    const writer = await this.storage.beginSnapshot(meta, totalBytes);
+    try {
+      let offset = 0;
+      for (const chunk of chunks) {
+        const written = await writer.write(offset, chunk);
+        assert(written, "chunks written in order are accepted");
+        offset += chunk.length;
+      }
+    } catch (error) {
+      await writer.abort(); // then report the write's error; an abort failure leaves a .tmp that load() deletes
+      throw error;
+    }
+    return this.storage.snapshotData(await writer.finish());
+  }
+
+  async restore(data: SnapshotData): Promise<void> {
+    assert(data instanceof SnapshotFileData, "raftd's snapshots are files");
+    const reader = await data.openReader();
+    try {
+      const restore = this.machine.beginRestore();
+      // chunks() checks the file's checksum after the last chunk, before finish() swaps the state.
+      for await (const chunk of reader.chunks(this.chunkBytes)) restore.push(chunk.data);
+      restore.finish();
+    } finally {
+      await reader.close();
+    }
+  }
+}
