@@ -40,8 +40,6 @@ import type bunyan from "bunyan";
 const joinTimeoutMs = 60_000;
 /** Largest snapshot a node accepts from a leader (the storage's default load limit too). */
 const snapshotBytesMax = 1024 * 1024 * 1024;
-/** Received snapshot chunks that may wait for the disk, per sender, in chunks. */
-const snapshotChunksQueuedMax = 16;
 const stopTransferWaitMs = 3_000;
 
 export async function main(argv: string[]): Promise<void> {
@@ -140,14 +138,13 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     }
   }
   const snapshotLogger = logger.child({ component: "snapshot" });
-  const snapshotSender = new SnapshotSender({ send: (to, body) => sendWire(to, { type: "InstallSnapshot", body }) }, config.snapshotChunkBytes, snapshotLogger);
-  manager.on("drain", (peer: string) => snapshotSender.drained(peer));
-  const snapshotReceiver = new SnapshotReceiver(
-    storage,
-    { dataBytesMax: snapshotBytesMax, queuedBytesMax: snapshotChunksQueuedMax * config.snapshotChunkBytes },
-    (message) => node.receive(message),
+  const snapshotSender = new SnapshotSender(
+    { send: (to, body) => sendWire(to, { type: "InstallSnapshot", body }), connected: (to) => manager.linkUsage(to)?.open ?? true },
+    config.snapshotChunkBytes,
     snapshotLogger,
   );
+  manager.on("drain", (peer: string) => snapshotSender.drained(peer));
+  const snapshotReceiver = new SnapshotReceiver(storage, snapshotBytesMax, (message) => node.receive(message), snapshotLogger);
 
   function sendRaft(message: RaftMessage): void {
     // The snapshot's data is a file: streamed in chunks, never converted whole.

@@ -7,26 +7,29 @@
  * Sender (SnapshotSender): the core's InstallSnapshot carries a SnapshotFileData (a reference to
  * the leader's snapshot file). The sender reads one chunk at a time from the file and offers it
  * to the connection manager; when the manager's queue is full it keeps that one chunk and waits
- * for the link's 'drain'. So it holds at most one chunk beyond the manager's bounded queue. The
- * file's checksum is checked before the last chunk leaves. A request for the snapshot already
- * being sent to that peer is ignored (restarting would never finish a transfer longer than the
- * core's retry interval); another snapshot replaces the one in progress.
+ * for the link's 'drain'. So it holds at most one chunk itself, beyond the manager's bounded
+ * send queue (sendQueueBytesMax). While the peer's connection is down it pauses rather than fill
+ * that queue with chunks nobody reads. The file's checksum is checked before the last chunk
+ * leaves. A request for the snapshot already being sent to that peer only resumes it
+ * (restarting would never finish a transfer longer than the core's retry interval); another
+ * snapshot replaces the one in progress.
  *
- * Receiver (SnapshotReceiver): each chunk is appended to a temp snapshot file in the data dir
- * (FileStorage.beginSnapshot, a SnapshotWriter) as soon as it arrives; at most queuedBytesMax of
- * chunks wait for the disk, beyond that a chunk is dropped like a lost frame. After the last
- * chunk the file is made durable (fsync, rename, directory fsync) and the core gets an
- * InstallSnapshot whose data is a reference to that file. A crash before leaves only a *.tmp
- * file, which FileStorage.load() deletes.
+ * Receiver (SnapshotReceiver): the first chunk creates a temp snapshot file in the data dir
+ * (FileStorage.beginSnapshotSync) and every chunk is written to it as it arrives, without
+ * leaving the event loop (SnapshotWriter.writeSync): the next frame is read from the socket only
+ * once the chunk is in the page cache, so nothing waits in memory, and a disk slower than the
+ * network slows the socket down until TCP flow control reaches the leader's 'drain' (the wire
+ * cannot pause a peer otherwise; the price is the loop blocked for one page-cache write per
+ * chunk). After the last chunk the file is made durable (fsync, rename, directory fsync) and the
+ * core gets an InstallSnapshot whose data is a reference to that file. A crash before leaves
+ * only a *.tmp file, which FileStorage.load() deletes.
  *
  * Losses: the wire delivers a sender's frames in order, at most once, resending what a dropped
  * connection lost while its retransmit buffer lasts; past that there is a gap. A chunk beyond
  * what the receiver has accepted is dropped, but the partial file is kept: when the leader's core
  * retries (it re-probes a follower stuck in snapshot state after an election timeout) the sender
- * restarts from offset 0 and the receiver skips, without queueing, what it already accepted.
- * So the wire restarts from 0 and the disk resumes. The receiver cannot slow the socket down, so
- * a disk slower than the network drops chunks beyond queuedBytesMax too; each retry still
- * writes at least queuedBytesMax more, so the transfer finishes.
+ * restarts from offset 0 and the receiver skips what it already accepted. So the wire restarts
+ * from 0 and the disk resumes.
  */
 import { crc32 } from "node:zlib";
 import { snapshotBytes } from "../raft/snapshot-data";
@@ -55,6 +58,12 @@ export interface ChunkLogger {
 export interface ChunkTransport {
   /** Queues the chunk, or returns false (chunk not taken) until drained(to) is called. */
   send(to: NodeId, body: InstallSnapshotBody): boolean;
+  /**
+   * False while the connection to `to` is known to be down: the transfer pauses instead of
+   * filling the link's queue for a peer that cannot read it (resumed by drained() or by the
+   * core asking again). Optional: always ready when absent.
+   */
+  connected?(to: NodeId): boolean;
 }
 
 /** Sequential reads of a snapshot's data, checked against its checksum once all is read. */
@@ -129,7 +138,10 @@ export class SnapshotSender {
   /** Starts streaming the core's InstallSnapshot to message.to (see the header for repeats). */
   send(message: InstallSnapshot): void {
     const current = this.transfers.get(message.to);
-    if (current !== undefined && sameSnapshot(current.message, message)) return;
+    if (current !== undefined && sameSnapshot(current.message, message)) {
+      void this.pump(current); // resumes a transfer paused while the peer was unreachable
+      return;
+    }
     if (current !== undefined) this.end(current, "replaced");
     const transfer: OutboundTransfer = {
       to: message.to,
@@ -172,6 +184,7 @@ export class SnapshotSender {
           transfer.held = await this.readChunk(transfer);
           if (transfer.ended) return;
         }
+        if (this.transport.connected?.(transfer.to) === false) return; // send() or drained() resumes
         if (!this.transport.send(transfer.to, transfer.held)) return; // drained() pumps again
         this.release(transfer);
         transfer.chunksSent += 1;
@@ -224,15 +237,8 @@ export class SnapshotSender {
 
 /** What SnapshotReceiver needs from storage (FileStorage implements it). */
 export interface SnapshotFiles {
-  beginSnapshot(meta: SnapshotMeta, dataBytes: number): Promise<SnapshotWriter>;
+  beginSnapshotSync(meta: SnapshotMeta, dataBytes: number): SnapshotWriter;
   snapshotData(info: SnapshotFileInfo): SnapshotData;
-}
-
-export interface SnapshotReceiverOptions {
-  /** Largest snapshot accepted. */
-  dataBytesMax: number;
-  /** Chunk bytes that may wait for the disk per sender; beyond, a chunk is dropped. */
-  queuedBytesMax: number;
 }
 
 interface InboundTransfer {
@@ -240,23 +246,19 @@ interface InboundTransfer {
   readonly term: number;
   readonly meta: SnapshotMeta;
   readonly totalBytes: number;
-  writer: SnapshotWriter | null;
-  /** End offset of the data accepted so far (written or queued): chunks must continue it. */
-  acceptedBytes: number;
-  readonly queue: InstallSnapshotBody[];
-  queuedBytes: number;
-  writing: boolean;
-  abandoned: boolean;
+  readonly writer: SnapshotWriter;
+  /** The last reason a chunk was dropped (logged once per reason, not once per chunk). */
+  dropReason: string | null;
 }
 
 export interface SnapshotReceiverStats {
   chunksWritten: number;
-  /** Chunks of data already accepted (a sender restarted from 0). */
+  /** Chunks of data already written (a sender restarted from 0). */
   chunksSkipped: number;
   chunksDropped: number;
   snapshotsReceived: number;
-  /** Most chunk bytes ever waiting for the disk at once (all senders). */
-  bytesQueuedMax: number;
+  /** Most snapshot bytes the receiver ever held: the chunk being written (nothing waits). */
+  bytesHeldMax: number;
 }
 
 function metaFromWire(body: InstallSnapshotBody): SnapshotMeta {
@@ -266,53 +268,58 @@ function metaFromWire(body: InstallSnapshotBody): SnapshotMeta {
 
 export class SnapshotReceiver {
   private readonly transfers = new Map<NodeId, InboundTransfer>();
-  private bytesQueued = 0;
-  readonly stats: SnapshotReceiverStats = { chunksWritten: 0, chunksSkipped: 0, chunksDropped: 0, snapshotsReceived: 0, bytesQueuedMax: 0 };
-  /** Optional observer (tests): called after each chunk is written or dropped. */
+  /** Per sender: the last reason a chunk outside any transfer was dropped. */
+  private readonly strayReasons = new Map<NodeId, string>();
+  readonly stats: SnapshotReceiverStats = { chunksWritten: 0, chunksSkipped: 0, chunksDropped: 0, snapshotsReceived: 0, bytesHeldMax: 0 };
+  /** Optional observer (tests): called after each chunk is written, skipped or dropped. */
   onProgress: (() => void) | null = null;
 
   constructor(
     private readonly files: SnapshotFiles,
-    private readonly options: SnapshotReceiverOptions,
+    /** Largest snapshot accepted. */
+    private readonly dataBytesMax: number,
     /** Called with the whole InstallSnapshot once its file is durable. */
     private readonly deliver: (message: InstallSnapshot) => void,
     private readonly logger: ChunkLogger,
   ) {}
 
-  /** One InstallSnapshot chunk from `from` (in the wire's order). */
+  /** One InstallSnapshot chunk from `from` (in the wire's order), on disk when this returns. */
   push(from: NodeId, body: InstallSnapshotBody): void {
+    this.stats.bytesHeldMax = Math.max(this.stats.bytesHeldMax, body.data.length);
     const totalBytes = body.totalBytes === 0 ? body.data.length : body.totalBytes;
-    if (totalBytes > this.options.dataBytesMax) return this.drop(from, body, `snapshot of ${totalBytes} bytes exceeds the ${this.options.dataBytesMax} byte limit`);
+    if (totalBytes > this.dataBytesMax) return this.drop(from, null, `snapshot of ${totalBytes} bytes exceeds the ${this.dataBytesMax} byte limit`);
     const meta = metaFromWire(body);
     let transfer = this.transfers.get(from);
     const continues = transfer !== undefined && transfer.term === body.term && transfer.meta.index === meta.index && transfer.meta.term === meta.term && transfer.totalBytes === totalBytes;
     if (!continues) {
-      if (body.chunkOffset !== 0) return this.drop(from, body, "chunk of a snapshot that is not in progress");
-      if (transfer !== undefined) this.abandon(transfer);
-      transfer = { from, term: body.term, meta, totalBytes, writer: null, acceptedBytes: 0, queue: [], queuedBytes: 0, writing: false, abandoned: false };
-      this.transfers.set(from, transfer);
+      if (body.chunkOffset !== 0) return this.drop(from, null, "chunk of a snapshot that is not in progress");
+      if (transfer !== undefined) this.discard(transfer);
+      const started = this.begin(from, body.term, meta, totalBytes);
+      if (started === null) return;
+      transfer = started;
     }
     assert(transfer !== undefined, "a transfer exists for a chunk that is kept");
-    const chunkEnd = body.chunkOffset + body.data.length;
-    if (chunkEnd > totalBytes) return this.drop(from, body, "chunk runs past the snapshot's size");
-    if (chunkEnd <= transfer.acceptedBytes && body.data.length > 0) {
+    const writer = transfer.writer;
+    if (body.chunkOffset + body.data.length > totalBytes) return this.drop(from, transfer, "chunk runs past the snapshot's size");
+    if (body.chunkOffset + body.data.length <= writer.bytesWritten && body.data.length > 0) {
       // A sender that restarted from 0 resends what we hold: the disk resumes where it was.
       this.stats.chunksSkipped += 1;
       this.onProgress?.();
       return;
     }
-    if (body.chunkOffset > transfer.acceptedBytes) {
-      return this.drop(from, body, "gap: chunk beyond what was received; the partial file waits for the leader's retry");
+    if (body.chunkOffset > writer.bytesWritten) {
+      return this.drop(from, transfer, "gap: chunk beyond what was received; the partial file waits for the leader's retry");
     }
-    if (transfer.queuedBytes > 0 && transfer.queuedBytes + body.data.length > this.options.queuedBytesMax) {
-      return this.drop(from, body, "too many chunks waiting for the disk");
+    try {
+      const written = writer.writeSync(body.chunkOffset, body.data);
+      assert(written, "a chunk that continues the file is written");
+    } catch (error) {
+      this.failed(transfer, error);
+      return;
     }
-    transfer.acceptedBytes = chunkEnd;
-    transfer.queue.push(body);
-    transfer.queuedBytes += body.data.length;
-    this.bytesQueued += body.data.length;
-    this.stats.bytesQueuedMax = Math.max(this.stats.bytesQueuedMax, this.bytesQueued);
-    void this.write(transfer);
+    this.stats.chunksWritten += 1;
+    if (writer.bytesWritten === totalBytes) void this.complete(transfer, body);
+    this.onProgress?.();
   }
 
   /** Partial snapshots being received. */
@@ -320,76 +327,67 @@ export class SnapshotReceiver {
     return this.transfers.size;
   }
 
-  private drop(from: NodeId, body: InstallSnapshotBody, reason: string): void {
+  private begin(from: NodeId, term: number, meta: SnapshotMeta, totalBytes: number): InboundTransfer | null {
+    let writer: SnapshotWriter;
+    try {
+      writer = this.files.beginSnapshotSync(meta, totalBytes);
+    } catch (error) {
+      if (!isOperatingError(error)) throw error;
+      this.logger.warn({ event: "snapshot-receive-failed", peer: from, err: error }, "cannot create a snapshot file");
+      this.stats.chunksDropped += 1;
+      this.onProgress?.();
+      return null;
+    }
+    const transfer: InboundTransfer = { from, term, meta, totalBytes, writer, dropReason: null };
+    this.transfers.set(from, transfer);
+    this.strayReasons.delete(from);
+    this.logger.info({ event: "snapshot-receive-started", peer: from, index: meta.index, bytes: totalBytes }, "receiving a snapshot");
+    return transfer;
+  }
+
+  private drop(from: NodeId, transfer: InboundTransfer | null, reason: string): void {
     this.stats.chunksDropped += 1;
-    this.logger.warn({ event: "snapshot-chunk-dropped", peer: from, offset: body.chunkOffset, reason }, "snapshot chunk dropped");
+    const last = transfer === null ? this.strayReasons.get(from) : transfer.dropReason;
+    if (last !== reason) {
+      if (transfer === null) this.strayReasons.set(from, reason);
+      else transfer.dropReason = reason;
+      this.logger.warn({ event: "snapshot-chunk-dropped", peer: from, reason, chunksDropped: this.stats.chunksDropped }, "snapshot chunks dropped");
+    }
     this.onProgress?.();
   }
 
-  private abandon(transfer: InboundTransfer): void {
-    transfer.abandoned = true;
+  /** Forgets the transfer and deletes its temp file. */
+  private discard(transfer: InboundTransfer): void {
     if (this.transfers.get(transfer.from) === transfer) this.transfers.delete(transfer.from);
-    this.bytesQueued -= transfer.queuedBytes;
-    transfer.queue.length = 0;
-    transfer.queuedBytes = 0;
-    if (!transfer.writing) void this.closeWriter(transfer);
-  }
-
-  private async closeWriter(transfer: InboundTransfer): Promise<void> {
-    const writer = transfer.writer;
-    transfer.writer = null;
-    if (writer === null) return;
-    try {
-      await writer.abort();
-    } catch (error) {
+    transfer.writer.abort().catch((error: unknown) => {
       if (!isOperatingError(error)) throw error;
       // An undeletable temp file is removed by the next FileStorage.load().
       this.logger.warn({ event: "snapshot-abort-failed", peer: transfer.from, err: error }, "removing a partial snapshot failed");
-    }
+    });
   }
 
-  private async write(transfer: InboundTransfer): Promise<void> {
-    if (transfer.writing) return;
-    transfer.writing = true;
-    try {
-      while (!transfer.abandoned && transfer.queue.length > 0) {
-        const body = transfer.queue[0]!;
-        transfer.writer ??= await this.files.beginSnapshot(transfer.meta, transfer.totalBytes);
-        if (transfer.abandoned) break;
-        const written = await transfer.writer.write(body.chunkOffset, body.data);
-        if (transfer.abandoned) break;
-        transfer.queue.shift();
-        transfer.queuedBytes -= body.data.length;
-        this.bytesQueued -= body.data.length;
-        assert(written, "accepted chunks continue the file");
-        this.stats.chunksWritten += 1;
-        if (transfer.writer.bytesWritten === transfer.totalBytes) await this.complete(transfer, body);
-        this.onProgress?.();
-      }
-    } catch (error) {
-      if (!isOperatingError(error)) throw error;
-      // A refused or failed write (disk full, size mismatch): start over when the leader retries.
-      this.logger.warn({ event: "snapshot-receive-failed", peer: transfer.from, err: error }, "snapshot transfer abandoned");
-      this.abandon(transfer);
-    } finally {
-      transfer.writing = false;
-    }
-    if (transfer.abandoned) await this.closeWriter(transfer);
+  /** A failed file operation (disk full, size refused): start over when the leader retries. */
+  private failed(transfer: InboundTransfer, error: unknown): void {
+    if (!isOperatingError(error)) throw error;
+    this.logger.warn({ event: "snapshot-receive-failed", peer: transfer.from, err: error }, "snapshot transfer abandoned");
+    this.discard(transfer);
+    this.onProgress?.();
   }
 
   private async complete(transfer: InboundTransfer, last: InstallSnapshotBody): Promise<void> {
-    const writer = transfer.writer;
-    assert(writer !== null, "a complete transfer has a writer");
-    transfer.writer = null;
-    if (this.transfers.get(transfer.from) === transfer) this.transfers.delete(transfer.from);
-    transfer.abandoned = true; // later chunks of this stream start nothing
-    this.bytesQueued -= transfer.queuedBytes;
-    transfer.queue.length = 0;
-    transfer.queuedBytes = 0;
-    const info = await writer.finish();
+    if (this.transfers.get(transfer.from) === transfer) this.transfers.delete(transfer.from); // later chunks start nothing
+    let info: SnapshotFileInfo;
+    try {
+      info = await transfer.writer.finish();
+    } catch (error) {
+      if (!isOperatingError(error)) throw error;
+      // Not durable: the leader's core retries; a leftover .tmp is deleted by the next load().
+      this.logger.warn({ event: "snapshot-receive-failed", peer: transfer.from, err: error }, "making a received snapshot durable failed");
+      return;
+    }
     this.stats.snapshotsReceived += 1;
     this.logger.info(
-      { event: "snapshot-received", peer: transfer.from, index: info.meta.index, bytes: info.dataBytes, chunks: this.stats.chunksWritten, bytesQueuedMax: this.stats.bytesQueuedMax },
+      { event: "snapshot-received", peer: transfer.from, index: info.meta.index, bytes: info.dataBytes, bytesHeldMax: this.stats.bytesHeldMax, chunksDropped: this.stats.chunksDropped },
       "snapshot received",
     );
     this.deliver({ type: "InstallSnapshot", from: last.from, to: last.to, term: transfer.term, snapshot: { meta: info.meta, data: this.files.snapshotData(info) } });

@@ -173,13 +173,22 @@ export class FileStorage implements RaftStorage {
    * persist() or compact() only the marker is appended.
    */
   beginSnapshot(meta: SnapshotMeta, dataBytes: number): Promise<SnapshotWriter> {
+    try {
+      return Promise.resolve(this.beginSnapshotSync(meta, dataBytes));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** beginSnapshot() without leaving the event loop (an open and a header write). */
+  beginSnapshotSync(meta: SnapshotMeta, dataBytes: number): SnapshotWriter {
     assert(this.state === "open", "beginSnapshot() on an open storage");
     if (dataBytes > this.options.snapshotBytesMax) {
-      return Promise.reject(new RaftmqError("STORAGE_TOO_LARGE", "snapshot larger than snapshotBytesMax", {
+      throw new RaftmqError("STORAGE_TOO_LARGE", "snapshot larger than snapshotBytesMax", {
         details: { dataBytes, snapshotBytesMax: this.options.snapshotBytesMax },
-      }));
+      });
     }
-    return SnapshotWriter.begin({ ...this.snapshotIo(), onInstalled: async (info) => this.remember(info) }, meta, dataBytes);
+    return SnapshotWriter.beginSync({ ...this.snapshotIo(), onInstalled: async (info) => this.remember(info) }, meta, dataBytes);
   }
 
   /** The SnapshotData (a file reference) for a snapshot file this storage finished. */

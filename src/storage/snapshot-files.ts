@@ -16,6 +16,7 @@
  *     from 0; a chunk past bytesWritten is refused (returns false) so the sender can resume.
  *     finish() checks the size, makes the file durable and returns its metadata.
  */
+import { close as fsClose, closeSync, fsync as fsFsync, openSync, write as fsWrite, writeSync } from "node:fs";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
@@ -219,33 +220,72 @@ export class SnapshotReader {
   }
 }
 
+/** Writes all of `bytes` at `position`, looping over short writes. */
+function writeAllSync(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const written = writeSync(fd, bytes, done, bytes.length - done, position + done);
+    if (written <= 0) throw new RaftmqError("STORAGE_IO", "snapshot write made no progress", { details: { position: position + done } });
+    done += written;
+  }
+}
+
 let temporaryCounter = 0;
 
+function writeAt(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => fsWrite(fd, buffer, offset, length, position, (error, written) => (error === null ? resolve(written) : reject(error))));
+}
+
+function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsFsync(fd, (error) => (error === null ? resolve() : reject(error))));
+}
+
+function closeAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsClose(fd, (error) => (error === null ? resolve() : reject(error))));
+}
+
+/**
+ * Writes one snapshot file. It works on a plain file descriptor so that a receiver can create
+ * the file and write chunks without leaving the event loop (beginSync, writeSync: see
+ * src/node/snapshot-chunks.ts for why), while finish() and abort() stay asynchronous.
+ */
 export class SnapshotWriter {
   private bytesDone = 0;
   private crc = 0;
+  /** An async write is in flight (writes never overlap). */
+  private busy = false;
   private state: "open" | "finished" | "aborted" = "open";
 
   private constructor(
     private readonly options: SnapshotIoOptions,
     private readonly name: string,
     private readonly tempPath: string,
-    private readonly handle: FileHandle,
+    private readonly fd: number,
     readonly meta: SnapshotMeta,
     readonly dataBytes: number,
     private readonly dataOffset: number,
   ) {}
 
   static async begin(options: SnapshotIoOptions, meta: SnapshotMeta, dataBytes: number): Promise<SnapshotWriter> {
+    return SnapshotWriter.beginSync(options, meta, dataBytes); // an open and a header write: microseconds
+  }
+
+  /** Creates the temp file and writes its provisional header (its checksums come in finish()). */
+  static beginSync(options: SnapshotIoOptions, meta: SnapshotMeta, dataBytes: number): SnapshotWriter {
     assert(Number.isSafeInteger(dataBytes) && dataBytes >= 0, "dataBytes is a non-negative integer");
     const name = snapshotFileName(meta.index, meta.term);
     // A unique temp name: two writers of the same snapshot never interleave in one file.
     temporaryCounter += 1;
     const tempPath = path.join(options.dir, `${name}.${process.pid}-${temporaryCounter}.tmp`);
-    const handle = await open(tempPath, "wx");
+    const fd = openSync(tempPath, "wx");
     const head = encodeSnapshotHead(encodeSnapshotMeta(meta), dataBytes, 0);
-    await handle.write(head, 0, head.length, 0);
-    return new SnapshotWriter(options, name, tempPath, handle, meta, dataBytes, head.length);
+    try {
+      writeAllSync(fd, head, 0);
+    } catch (error) {
+      closeSync(fd);
+      throw error; // the .tmp file is deleted by the next load()
+    }
+    return new SnapshotWriter(options, name, tempPath, fd, meta, dataBytes, head.length);
   }
 
   get bytesWritten(): number {
@@ -257,30 +297,60 @@ export class SnapshotWriter {
    * is past bytesWritten: the sender must resend from bytesWritten.
    */
   async write(offset: number, chunk: Uint8Array): Promise<boolean> {
+    const fresh = this.freshPart(offset, chunk);
+    if (fresh === null) return false;
+    this.busy = true;
+    try {
+      let done = 0;
+      while (done < fresh.length) {
+        const bytesWritten = await writeAt(this.fd, fresh, done, fresh.length - done, this.dataOffset + this.bytesDone + done);
+        if (bytesWritten <= 0) throw new RaftmqError("STORAGE_IO", "snapshot write made no progress", { details: { offset: this.bytesDone + done } });
+        done += bytesWritten;
+      }
+    } finally {
+      this.busy = false;
+    }
+    this.wrote(fresh);
+    return true;
+  }
+
+  /**
+   * write() without leaving the event loop: the caller's next input (the next frame from the
+   * socket) waits until this chunk is in the page cache, which lets TCP flow control pace a
+   * sender that outruns the disk. Same contract as write().
+   */
+  writeSync(offset: number, chunk: Uint8Array): boolean {
+    const fresh = this.freshPart(offset, chunk);
+    if (fresh === null) return false;
+    writeAllSync(this.fd, fresh, this.dataOffset + this.bytesDone);
+    this.wrote(fresh);
+    return true;
+  }
+
+  /** The part of `chunk` (found at `offset`) not written yet; null when offset is past bytesWritten. */
+  private freshPart(offset: number, chunk: Uint8Array): Uint8Array | null {
     assert(this.state === "open", "write on an open snapshot writer");
-    if (offset > this.bytesDone) return false;
+    assert(!this.busy, "one write at a time");
+    if (offset > this.bytesDone) return null;
     const skip = this.bytesDone - offset;
-    if (skip >= chunk.length) return true;
-    const fresh = chunk.subarray(skip);
+    const fresh = chunk.subarray(Math.min(skip, chunk.length));
     if (this.bytesDone + fresh.length > this.dataBytes) {
       throw new RaftmqError("STORAGE_TOO_LARGE", "snapshot chunk runs past the announced size", {
         details: { offset, chunkBytes: chunk.length, dataBytes: this.dataBytes },
       });
     }
-    let done = 0;
-    while (done < fresh.length) {
-      const { bytesWritten } = await this.handle.write(fresh, done, fresh.length - done, this.dataOffset + this.bytesDone + done);
-      if (bytesWritten <= 0) throw new RaftmqError("STORAGE_IO", "snapshot write made no progress", { details: { offset: this.bytesDone + done } });
-      done += bytesWritten;
-    }
+    return fresh;
+  }
+
+  private wrote(fresh: Uint8Array): void {
     this.crc = crc32(fresh, this.crc);
     this.bytesDone += fresh.length;
-    return true;
   }
 
   /** Completes the file: header checksum, fsync, rename, directory fsync. */
   async finish(): Promise<SnapshotFileInfo> {
     assert(this.state === "open", "finish on an open snapshot writer");
+    assert(!this.busy, "finish after the last write");
     if (this.bytesDone !== this.dataBytes) {
       throw new RaftmqError("STORAGE_IO", `snapshot incomplete: ${this.bytesDone} of ${this.dataBytes} bytes`, {
         details: { bytesWritten: this.bytesDone, dataBytes: this.dataBytes },
@@ -289,13 +359,14 @@ export class SnapshotWriter {
     this.state = "finished";
     const head = encodeSnapshotHead(encodeSnapshotMeta(this.meta), this.dataBytes, this.crc);
     try {
-      await this.handle.write(head, 0, head.length, 0);
+      let done = 0;
+      while (done < head.length) done += await writeAt(this.fd, head, done, head.length - done, done);
       if (this.options.fsync) {
-        await this.handle.sync();
+        await fsyncAsync(this.fd);
         this.options.stats.fsyncs += 1;
       }
     } finally {
-      await this.handle.close();
+      await closeAsync(this.fd);
     }
     await rename(this.tempPath, path.join(this.options.dir, this.name));
     if (this.options.fsync) {
@@ -312,7 +383,7 @@ export class SnapshotWriter {
   async abort(): Promise<void> {
     if (this.state !== "open") return;
     this.state = "aborted";
-    await this.handle.close();
+    await closeAsync(this.fd);
     await unlink(this.tempPath);
   }
 }

@@ -8,6 +8,8 @@
  * - stall: stall() stops reading from both ends (the kernel buffers fill and senders see
  *   backpressure), resume() restarts;
  * - partition: partition() holds every chunk in flight, heal() releases them in order;
+ *   partitionAfter(n) partitions once n more bytes have entered the proxy (cuts a stream at a
+ *   chosen point, whatever the timing);
  * - reset: resetAll() destroys every proxied connection at once.
  * Held bytes are bounded by heldBytesMax per direction: beyond it the source is paused.
  * close() ends every socket and timer.
@@ -48,6 +50,7 @@ export class FaultProxy {
   private readonly pipes = new Set<Pipe>();
   private stalled = false;
   private partitioned = false;
+  private partitionAt: { bytes: number; reached: () => void } | null = null;
   port = 0;
 
   constructor(private readonly targetPort: number, seed: number, config: Partial<FaultConfig> = {}) {
@@ -77,6 +80,13 @@ export class FaultProxy {
 
   partition(): void {
     this.partitioned = true;
+  }
+
+  /** Partitions once `bytes` more bytes have come in (either direction); resolves then. */
+  partitionAfter(bytes: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.partitionAt = { bytes: this.stats.bytes + bytes, reached: resolve };
+    });
   }
 
   heal(): void {
@@ -131,6 +141,11 @@ export class FaultProxy {
   private forward(pipe: Pipe, chunk: Buffer): void {
     this.stats.chunks++;
     this.stats.bytes += chunk.length;
+    if (this.partitionAt !== null && this.stats.bytes >= this.partitionAt.bytes) {
+      this.partitioned = true; // this chunk is held too
+      this.partitionAt.reached();
+      this.partitionAt = null;
+    }
     if (this.config.corruptRate > 0 && this.rng.chance(this.config.corruptRate)) {
       this.stats.chunksCorrupted++;
       const flips = 1 + this.rng.nextInt(3);
