@@ -23,7 +23,7 @@ export interface FileStorageOptions {
   writeChunkBytes?: number;
   /** persist() calls waiting for the disk before new ones are refused with STORAGE_BUSY. */
   queuedBatchesMax?: number;
-  /** Largest snapshot load() reads into memory. */
+  /** Largest snapshot file load() accepts and beginSnapshot() creates (read in chunks, never whole). */
   snapshotBytesMax?: number;
   /** Snapshots kept on disk (>= 1); log segments are kept back to the oldest of them. */
   snapshotsKept?: number;
