@@ -170,12 +170,14 @@ export class Fifo {
 
 /**
  * Walks a fifo without callbacks, so a generator can stop between messages (the chunked
- * snapshot encoder). next() moves to the next message and fills value, valueBytes and index.
+ * snapshot encoder). next() moves to the next message; then valueBytes and index describe it
+ * and utf8() is a view of its value's bytes in the chunk's arena (no decoding, no copy).
  */
 export class FifoCursor {
-  value = "";
   valueBytes = 0;
   index = 0;
+  private current: Chunk | null = null;
+  private currentSlot = 0;
 
   constructor(
     private chunk: Chunk | null,
@@ -187,19 +189,26 @@ export class FifoCursor {
     if (this.remaining === 0) return false;
     let chunk = this.chunk;
     assert(chunk !== null, "fifo chain long enough for its count");
-    if (this.slot === chunk.capacity) {
+    while (this.slot === chunk.slotsUsed) {
       chunk = chunk.next;
       assert(chunk !== null, "fifo chain long enough for its count");
       this.chunk = chunk;
       this.slot = 0;
     }
-    const value = chunk.values[this.slot];
-    assert(value !== undefined, "occupied fifo slot holds a value");
-    this.value = value;
+    this.current = chunk;
+    this.currentSlot = this.slot;
     this.valueBytes = chunk.valueBytes[this.slot]!;
     this.index = chunk.indexes[this.slot]!;
     this.slot += 1;
     this.remaining -= 1;
     return true;
+  }
+
+  /** The current value's UTF-8 bytes (valid until the fifo changes). */
+  utf8(): Uint8Array {
+    const chunk = this.current;
+    assert(chunk !== null, "utf8() after next()");
+    const start = chunk.starts[this.currentSlot]!;
+    return chunk.arena.subarray(start, start + this.valueBytes);
   }
 }

@@ -1,12 +1,12 @@
 /**
- * The queue snapshot (format in snapshot-codec.ts) encoded in chunks of at most chunkBytes, so
+ * The queue snapshot (format in snapshot-format.ts) encoded in chunks of at most chunkBytes, so
  * that a host can write a snapshot of any size while holding O(chunkBytes) of it.
  *
  * Contract: encodeSnapshotChunks(state, ...) yields the same bytes encodeSnapshot() gives, split
  * into chunks of exactly chunkBytes (the last one shorter). The state must not change until the
  * generator is done: the encoder walks the live queues and sessions (QueueStateMachine asserts
- * this between chunks). Memory: the current chunk, plus one value's UTF-8 when it straddles two
- * chunks.
+ * this between chunks). Memory: the current chunk, plus one cached session value's UTF-8 when it
+ * straddles two chunks (queued values are copied from the fifo's UTF-8 arena as they are).
  */
 import { assert } from "../util/assert";
 import { CRC32C_START, crc32cFinish, crc32cUpdate } from "./crc32c";
@@ -93,6 +93,18 @@ class ChunkWriter {
     const encoded = utf8Encoder.encode(text); // straddles chunks: one value's bytes, then copied
     assert(encoded.length === byteLength, "utf8: precomputed byte length matches the encoding");
     this.put(encoded, byteLength);
+  }
+
+  /** Raw bytes (a value already in UTF-8). */
+  bytes(bytes: Uint8Array): void {
+    if (this.chunkBytes - this.at >= bytes.length) {
+      this.chunk.set(bytes, this.at);
+      this.at += bytes.length;
+      this.written += bytes.length;
+      this.flushIfFull();
+      return;
+    }
+    this.put(bytes, bytes.length);
   }
 
   /** The checksum of everything written so far; nothing written after it is checksummed. */
@@ -188,7 +200,7 @@ export function* encodeSnapshotChunks(state: QueueState, limits: QueueLimits, ch
     while (cursor.next()) {
       writer.u64(cursor.index);
       writer.u32(cursor.valueBytes);
-      writer.utf8(cursor.value, cursor.valueBytes);
+      writer.bytes(cursor.utf8()); // the fifo keeps values as UTF-8 already
       if (writer.completed.length > 0) yield* drain(writer);
     }
   }
