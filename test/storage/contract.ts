@@ -13,6 +13,7 @@
  */
 import type { Test } from "tap";
 import type { HardState, LogEntry, PersistentState, RaftStorage, Snapshot } from "../../src/raft/types";
+import { readSnapshotData } from "../../src/storage/snapshot-files";
 import { SeededRng, type Rng } from "../../src/util/rng";
 import { entries, plain, snapshotAt } from "./helpers";
 
@@ -31,18 +32,18 @@ export type DiskFactory = (t: Test) => Promise<StorageDisk>;
 const CRASH_TRIALS = 16;
 
 /** A loaded state as plain values with a fixed key order (compared with t.same or as JSON). */
-function comparable(state: PersistentState): unknown {
+async function comparable(state: PersistentState): Promise<unknown> {
   const { term, votedFor, commitIndex } = state.hardState;
-  return { hardState: { term, votedFor, commitIndex }, snapshot: comparableSnapshot(state.snapshot), entries: plain(state.entries) };
+  return { hardState: { term, votedFor, commitIndex }, snapshot: await comparableSnapshot(state.snapshot), entries: plain(state.entries) };
 }
 
-function comparableSnapshot(snapshot: Snapshot | null): unknown {
+async function comparableSnapshot(snapshot: Snapshot | null): Promise<unknown> {
   if (snapshot === null) return null;
-  // Snapshot.data is opaque to raft; compare its bytes when it is bytes.
-  const data: unknown = snapshot.data;
+  // Snapshot.data is opaque to raft: bytes in MemStorage, a file reference from FileStorage.
+  const data = await readSnapshotData(snapshot.data);
   const { index, term, config } = snapshot.meta;
   const meta = { index, term, config: { voters: config.voters, learners: config.learners } };
-  return { meta, data: data instanceof Uint8Array ? Array.from(data) : data };
+  return { meta, data: Array.from(data) };
 }
 
 async function reopen(disk: StorageDisk, previous: RaftStorage | null): Promise<{ storage: RaftStorage; state: PersistentState }> {
@@ -58,7 +59,7 @@ function persistCall(hardState: HardState | null, list: LogEntry[], snapshot: Sn
 export function storageContract(t: Test, newDisk: DiskFactory): void {
   t.test("a fresh disk loads the empty state", async (t) => {
     const { state } = await reopen(await newDisk(t), null);
-    t.same(comparable(state), { hardState: { term: 0, votedFor: null, commitIndex: 0 }, snapshot: null, entries: [] });
+    t.same(await comparable(state), { hardState: { term: 0, votedFor: null, commitIndex: 0 }, snapshot: null, entries: [] });
   });
 
   t.test("entries and hard state come back after close and load", async (t) => {
@@ -105,7 +106,7 @@ export function storageContract(t: Test, newDisk: DiskFactory): void {
     await a.storage.compact(snapshotAt(6, 1));
     await a.storage.compact(snapshotAt(4, 1)); // older than what is kept: nothing happens
     const b = await reopen(disk, a.storage);
-    t.same(comparableSnapshot(b.state.snapshot), comparableSnapshot(snapshotAt(6, 1)));
+    t.same(await comparableSnapshot(b.state.snapshot), await comparableSnapshot(snapshotAt(6, 1)));
     t.same(b.state.entries.map((e) => e.index), [7, 8, 9, 10]);
     t.equal(b.state.hardState.commitIndex, 6, "a snapshot holds only committed state");
     await b.storage.persist({ term: 1, votedFor: null, commitIndex: 8 }, entries(11, 12, 1), null);
@@ -153,7 +154,7 @@ export function storageContract(t: Test, newDisk: DiskFactory): void {
       const a = await reopen(disk, null);
       for (const call of [...synced, ...unsynced.slice(0, k)]) await call(a.storage);
       const b = await reopen(disk, a.storage);
-      expected.push(comparable(b.state));
+      expected.push(await comparable(b.state));
       await b.storage.close();
     }
     const rng = new SeededRng(20261122);
@@ -164,7 +165,7 @@ export function storageContract(t: Test, newDisk: DiskFactory): void {
       for (const call of synced) await call(a.storage);
       await disk.crashDuring(a.storage, unsynced, rng);
       const b = await reopen(disk, null);
-      const state = comparable(b.state);
+      const state = await comparable(b.state);
       const kept = expected.findIndex((candidate) => sameValue(candidate, state));
       t.ok(kept >= 0, `trial ${trial}: the state is the synced calls plus a prefix of the unsynced ones`);
       seen.add(kept);
