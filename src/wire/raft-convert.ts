@@ -111,7 +111,7 @@ export function raftFromWire(message: RaftWireMessage): RaftMessage {
     case "InstallSnapshot": {
       const meta = message.body.meta;
       assert(meta !== null && meta !== undefined, "InstallSnapshot.meta present (codec.ts requires it)");
-      assert(message.body.chunkOffset === 0, "a chunked InstallSnapshot is reassembled before conversion");
+      assert(message.body.chunkOffset === 0, "only a single-frame InstallSnapshot converts to a core message");
       assert(message.body.totalBytes === 0 || message.body.totalBytes === message.body.data.length, "InstallSnapshot holds the whole snapshot");
       return { type: "InstallSnapshot", ...base, snapshot: { meta: { index: meta.index, term: meta.term, config: configFromWire(meta.config) }, data: message.body.data } };
     }
