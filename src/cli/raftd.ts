@@ -193,6 +193,7 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     logger.info({ event: "stopping", signal }, "stopping");
     await handOver(node, core, logger);
     await node.stop();
+    await node.snapshotIdle();
     await manager.close();
     await storage.close();
     logger.info({ event: "stopped" }, "stopped");

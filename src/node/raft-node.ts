@@ -24,7 +24,7 @@
  */
 import type { RaftCore } from "../raft/core";
 import { decodeConfig, type ConfigChangeResult } from "../raft/membership";
-import type { ConfigChange, LogEntry, NodeId, ProposeResult, RaftMessage, RaftStorage, Ready } from "../raft/types";
+import type { ConfigChange, LogEntry, NodeId, ProposeResult, RaftMessage, RaftStorage, Ready, SnapshotData } from "../raft/types";
 import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import type { NodeLogger } from "./node-logger";
@@ -113,6 +113,8 @@ export class RaftNode<Result> {
   private lastRole: string;
   private lastTerm: number;
   private lastSnapshotIndex: number;
+  /** The snapshot being written in the background (maybeSnapshot), or null. */
+  private snapshotting: Promise<void> | null = null;
   /** Term and vote as last made durable (commit-only changes are not persisted on their own). */
   private durableHardState: { term: number; votedFor: NodeId | null };
   /** Invariant: every committed entry <= appliedIndex was handed to the state machine, once. */
@@ -356,7 +358,7 @@ export class RaftNode<Result> {
       );
       this.emit("applied");
     }
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
   }
 
   private startPersist(ready: Ready): { durable: Promise<void>; timer: (() => void) | null } {
@@ -458,19 +460,41 @@ export class RaftNode<Result> {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Starts a snapshot once snapshotEntries entries were applied since the last one. It runs
+   * beside the loop: the state machine freezes its state when the save starts (synchronously,
+   * QueueStateMachine.snapshotChunks), so entries go on being applied, and heartbeats and
+   * appends go on leaving, while the file is written; then the core and storage drop the log
+   * before it. One at a time.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting !== null || this.stopped) return;
     const applied = this.appliedIndex;
     if (applied - this.lastSnapshotIndex < this.options.snapshotEntries) return;
-    // Written to its file first (in chunks, the loop paused so nothing is applied meanwhile),
-    // then the core keeps a reference to the file and storage drops the log before it.
-    const data = await this.options.snapshots.save(this.core.snapshotMetaAt(applied));
-    // While the file was written, a snapshot from the leader may have overtaken this one.
-    if (applied <= this.core.status().snapshotIndex) return;
+    const saving = this.options.snapshots.save(this.core.snapshotMetaAt(applied));
+    this.snapshotting = this.finishSnapshot(applied, saving)
+      .catch((error: unknown) => {
+        if (!this.stopped) this.fail(error);
+      })
+      .finally(() => {
+        this.snapshotting = null;
+      });
+  }
+
+  private async finishSnapshot(applied: number, saving: Promise<SnapshotData>): Promise<void> {
+    const data = await saving;
+    // The node may have stopped, or a snapshot from the leader overtaken this one, meanwhile.
+    if (this.stopped || applied <= this.core.status().snapshotIndex) return;
     const snapshot = this.core.compact(applied, data);
     await this.options.storage.compact(snapshot);
-    this.lastSnapshotIndex = applied;
+    this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, applied);
     this.stats.snapshots += 1;
     this.options.logger.info({ event: "snapshot-taken", index: applied, bytes: data.byteLength }, "snapshot taken");
+  }
+
+  /** Resolves once no snapshot is being written (the owner awaits it before closing storage). */
+  async snapshotIdle(): Promise<void> {
+    while (this.snapshotting !== null) await this.snapshotting;
   }
 
   /** Logs role and term changes; a leader that stepped down fails its waiters (outcome unknown). */

@@ -3,10 +3,9 @@
  * snapshot file and restores the state machine from one, a chunk at a time, so that no whole
  * snapshot is ever held in memory (only the state machine's own state is).
  *
- * Consistency: save() must see one state. RaftNode awaits save() inside its Ready loop, so no
- * entry is applied until the last chunk is written; the state machine asserts that between
- * chunks (QueueStateMachine.snapshotChunks). The node pauses applying (and persisting) for
- * the length of the write, as it did when the whole buffer was written at once.
+ * Consistency: save() must see one state. It asks the state machine for its chunks before its
+ * first await, and QueueStateMachine.snapshotChunks freezes the state at that moment, so
+ * RaftNode runs save() beside its Ready loop and goes on applying entries while it writes.
  */
 import type { SnapshotData, SnapshotMeta } from "../raft/types";
 import type { FileStorage } from "../storage/file-storage";

@@ -128,17 +128,16 @@ export class Fifo {
     this.headSlot += 1;
     this.messageCount -= 1;
     if (this.messageCount === 0) {
-      // Empty: restart in the current tail chunk (and its arena), dropping any chunk before it.
-      this.head = this.tail;
+      // Empty: start over in a fresh chunk. Slots and arena bytes once written are never
+      // written again, which is what lets a frozen view (freeze()) read them later.
+      this.head = new Chunk(CHUNK_SLOTS_MIN);
+      this.tail = this.head;
       this.headSlot = 0;
       this.tailSlot = 0;
-      this.tail.slotsUsed = 0;
-      this.tail.arenaUsed = 0;
     } else if (this.headSlot === this.head.slotsUsed) {
       const next = this.head.next;
       assert(next !== null, "a non-empty fifo has a chunk after an exhausted head");
-      this.head.next = null;
-      this.head = next;
+      this.head = next; // the old head keeps its `next`: a frozen view may still walk through it
       this.headSlot = 0;
     }
   }
@@ -146,6 +145,18 @@ export class Fifo {
   /** A cursor over the messages, oldest first; the fifo must not change while it is used. */
   cursor(): FifoCursor {
     return new FifoCursor(this.head, this.headSlot, this.messageCount);
+  }
+
+  /**
+   * The messages held now, readable later however the fifo changes meanwhile (O(1): a slot or
+   * arena byte is never overwritten once written, chunks are only appended, and the frozen head
+   * keeps the chain it walks alive). For snapshots taken while entries go on being applied.
+   */
+  freeze(): FrozenFifo {
+    const head = this.head;
+    const headSlot = this.headSlot;
+    const count = this.messageCount;
+    return { count, valueBytes: this.valueBytesSum, cursor: () => new FifoCursor(head, headSlot, count) };
   }
 
   /** Visits messages oldest first. */
@@ -173,6 +184,13 @@ export class Fifo {
  * snapshot encoder). next() moves to the next message; then valueBytes and index describe it
  * and utf8() is a view of its value's bytes in the chunk's arena (no decoding, no copy).
  */
+/** What a snapshot reads of one queue (a Fifo, or a frozen view of one). */
+export interface FrozenFifo {
+  readonly count: number;
+  readonly valueBytes: number;
+  cursor(): FifoCursor;
+}
+
 export class FifoCursor {
   valueBytes = 0;
   index = 0;
@@ -204,7 +222,7 @@ export class FifoCursor {
     return true;
   }
 
-  /** The current value's UTF-8 bytes (valid until the fifo changes). */
+  /** The current value's UTF-8 bytes (a view; stays valid, see Fifo.freeze). */
   utf8(): Uint8Array {
     const chunk = this.current;
     assert(chunk !== null, "utf8() after next()");

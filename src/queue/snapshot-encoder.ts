@@ -3,15 +3,15 @@
  * that a host can write a snapshot of any size while holding O(chunkBytes) of it.
  *
  * Contract: encodeSnapshotChunks(state, ...) yields the same bytes encodeSnapshot() gives, split
- * into chunks of exactly chunkBytes (the last one shorter). The state must not change until the
- * generator is done: the encoder walks the live queues and sessions (QueueStateMachine asserts
- * this between chunks). Memory: the current chunk, plus one cached session value's UTF-8 when it
+ * into chunks of exactly chunkBytes (the last one shorter). Given the live state, it must not
+ * change until the generator is done; QueueStateMachine.snapshotChunks gives it a frozen view
+ * (freezeQueueState) instead, so applying may go on meanwhile. Memory: the current chunk, plus one cached session value's UTF-8 when it
  * straddles two chunks (queued values are copied from the fifo's UTF-8 arena as they are).
  */
 import { assert } from "../util/assert";
 import { CRC32C_START, crc32cFinish, crc32cUpdate } from "./crc32c";
 import type { QueueLimits } from "./limits";
-import type { QueueState } from "./queue-state";
+import type { SnapshotView } from "./queue-state";
 import type { Session } from "./sessions";
 import {
   CACHED_ERRORS,
@@ -163,11 +163,11 @@ function writeResult(writer: ChunkWriter, session: Session): void {
 }
 
 /** Size of the snapshot encodeSnapshotChunks(state, limits) yields. */
-export function snapshotTotalBytes(state: QueueState): number {
+export function snapshotTotalBytes(state: SnapshotView): number {
   return snapshotByteCount(state, sortedNames(state));
 }
 
-function sortedNames(state: QueueState): string[] {
+function sortedNames(state: SnapshotView): string[] {
   // Queue names are ASCII: code-unit order is byte order, the same on every node.
   return [...state.queues.keys()].sort();
 }
@@ -176,7 +176,7 @@ function* drain(writer: ChunkWriter): Generator<Uint8Array> {
   while (writer.completed.length > 0) yield writer.completed.shift()!;
 }
 
-export function* encodeSnapshotChunks(state: QueueState, limits: QueueLimits, chunkBytes: number): Generator<Uint8Array, void, undefined> {
+export function* encodeSnapshotChunks(state: SnapshotView, limits: QueueLimits, chunkBytes: number): Generator<Uint8Array, void, undefined> {
   assert(Number.isSafeInteger(chunkBytes) && chunkBytes > 0, "chunkBytes is a positive integer");
   const names = sortedNames(state);
   const totalBytes = snapshotByteCount(state, names);

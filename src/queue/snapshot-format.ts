@@ -19,7 +19,7 @@
  * their replicated LRU order). Integers are big-endian.
  */
 import { limitKeys, type QueueLimits } from "./limits";
-import type { QueueState } from "./queue-state";
+import type { SnapshotView } from "./queue-state";
 import type { Session } from "./sessions";
 import type { ApplyErrorCode } from "./types";
 
@@ -45,7 +45,7 @@ function resultBytes(session: Session): number {
 }
 
 /** Exact size of the snapshot of `state`; O(queues + sessions), not O(messages). */
-export function snapshotByteCount(state: QueueState, names: readonly string[]): number {
+export function snapshotByteCount(state: SnapshotView, names: readonly string[]): number {
   let byteCount = SNAPSHOT_HEADER_BYTES + limitKeys().length * 8 + 8 + 8 + 4;
   for (const name of names) {
     const fifo = state.queues.get(name)!;

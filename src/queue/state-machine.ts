@@ -8,7 +8,7 @@
  *   - apply(entry.index, entry.data) for every committed "normal" entry, in log order (noop and
  *     config entries are skipped; indexes must increase);
  *   - peek()/length() only after a ReadIndex round says lastApplied is recent enough;
- *   - snapshotChunks() at lastApplied (applying nothing until its last chunk is taken);
+ *   - snapshotChunks() at lastApplied (a frozen view: applying may go on while it is written);
  *     beginRestore() + push(chunk)... + finish() replaces the whole state (snapshot() and
  *     restore(bytes) do the same with one whole buffer, for tests);
  *   - all nodes use identical QueueLimits (snapshots carry them and refuse others).
@@ -51,7 +51,7 @@ import { utf8ByteLength } from "./bytes";
 import { decodeCommandResult, validateQueueName } from "./command-codec";
 import { Fifo } from "./fifo";
 import { QueueLimits } from "./limits";
-import { emptyQueueState, QueueState } from "./queue-state";
+import { emptyQueueState, freezeQueueState, QueueState } from "./queue-state";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec";
 import { SnapshotDecoder } from "./snapshot-decoder";
 import { encodeSnapshotChunks, snapshotTotalBytes } from "./snapshot-encoder";
@@ -210,25 +210,13 @@ export class QueueStateMachine {
 
   /**
    * The whole state at lastApplied as a snapshot of `totalBytes`, produced chunk by chunk (at
-   * most chunkBytes each) by `chunks`. Consistency: the state must not change until the last
-   * chunk is taken; the host pauses applying meanwhile (raftd's Ready loop awaits the snapshot
-   * write), and every resumption asserts that nothing was applied or restored in between.
+   * most chunkBytes each) by `chunks`. The state is frozen when this is called
+   * (freezeQueueState): applying and restoring may go on while the chunks are taken, and the
+   * snapshot still says exactly what the state was at that lastApplied.
    */
   snapshotChunks(chunkBytes: number): { totalBytes: number; chunks: Generator<Uint8Array, void, undefined> } {
-    const state = this.state;
-    return { totalBytes: snapshotTotalBytes(state), chunks: this.guardedChunks(state, state.lastApplied, chunkBytes) };
-  }
-
-  private *guardedChunks(state: QueueState, lastApplied: number, chunkBytes: number): Generator<Uint8Array, void, undefined> {
-    const unchanged = (): void => {
-      assert(this.state === state, "no restore while a snapshot is encoded");
-      assert(state.lastApplied === lastApplied, "no apply while a snapshot is encoded");
-    };
-    unchanged();
-    for (const chunk of encodeSnapshotChunks(state, this.limits, chunkBytes)) {
-      yield chunk;
-      unchanged();
-    }
+    const view = freezeQueueState(this.state);
+    return { totalBytes: snapshotTotalBytes(view), chunks: encodeSnapshotChunks(view, this.limits, chunkBytes) };
   }
 
   /** Deterministic bytes of the whole state at lastApplied (whole buffer: tests, small states). */
