@@ -117,13 +117,19 @@ interface Pair {
   installed: Promise<InstallSnapshot>;
 }
 
-async function pair(t: Teardown, capacity: number): Promise<Pair> {
+/** A follower's storage in a temp dir and a receiver writing into it. */
+async function receivingFollower(t: Teardown): Promise<{ follower: FileStorage; followerDir: string; receiver: SnapshotReceiver; installed: Promise<InstallSnapshot> }> {
   const followerDir = await tempDir(t);
   const follower = (await openStorage(t, followerDir)).storage;
   await follower.load();
   let resolveInstalled: (message: InstallSnapshot) => void = () => undefined;
   const installed = new Promise<InstallSnapshot>((resolve) => (resolveInstalled = resolve));
   const receiver = new SnapshotReceiver(follower, 1 << 30, resolveInstalled, silent);
+  return { follower, followerDir, receiver, installed };
+}
+
+async function pair(t: Teardown, capacity: number): Promise<Pair> {
+  const { follower, followerDir, receiver, installed } = await receivingFollower(t);
   const network = new ModelNetwork(capacity, (body) => receiver.push("a:1", body));
   const sender = new SnapshotSender(network, chunkBytes, silent);
   network.sender = sender;
@@ -203,12 +209,7 @@ t.test("a crash mid-receive leaves only a temp file, which load() deletes", asyn
 
 t.test("a burst faster than any disk: each chunk is on disk before push() returns, nothing waits in memory", async (t) => {
   const leader = await leaderSnapshot(t, 20_000);
-  const followerDir = await tempDir(t);
-  const follower = (await openStorage(t, followerDir)).storage;
-  await follower.load();
-  let resolveInstalled: (message: InstallSnapshot) => void = () => undefined;
-  const installed = new Promise<InstallSnapshot>((resolve) => (resolveInstalled = resolve));
-  const receiver = new SnapshotReceiver(follower, 1 << 30, resolveInstalled, silent);
+  const { follower, receiver, installed } = await receivingFollower(t);
   const body = (offset: number): InstallSnapshotBody => ({
     from: "a:1",
     to: "b:2",
