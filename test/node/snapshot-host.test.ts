@@ -60,3 +60,24 @@ t.test("restart loads the newest snapshot file and replays the log after it", as
   t.same(Buffer.from(restarted.snapshot()), Buffer.from(machine.snapshot()), "same state as never restarting");
   await second.storage.close();
 });
+
+// Regression: raftd died ("the state machine is at the snapshot's index") when a snapshot fell
+// due right after a leader's no-op or a config entry, which the queue never sees.
+t.test("a snapshot at an index whose last entries were no-ops holds the state and restores", async (t) => {
+  const dir = await tempDir(t);
+  const limits = makeQueueLimits({});
+  const opened = await openStorage(t, dir);
+  await opened.storage.load();
+  const log: LogEntry[] = [...commandEntries(1, 10), { index: 11, term: 2, kind: "noop", data: new Uint8Array(0) }];
+  await opened.storage.persist({ term: 2, votedFor: "a:1", commitIndex: 11 }, log, null);
+  const machine = new QueueStateMachine(limits);
+  for (const entry of log.slice(0, 10)) machine.apply(entry.index, entry.data);
+  t.equal(machine.lastApplied, 10, "the queue saw the 10 commands, not the no-op");
+  const meta: SnapshotMeta = { index: 11, term: 2, config };
+  const data = await new FileSnapshotHost(opened.storage, machine, 32).save(meta);
+  await opened.storage.compact({ meta, data });
+  const restored = new QueueStateMachine(limits);
+  await new FileSnapshotHost(opened.storage, restored, 32).restore(data);
+  t.same(Buffer.from(restored.snapshot()), Buffer.from(machine.snapshot()), "the snapshot holds the queue's state");
+  await opened.storage.close();
+});
