@@ -1,7 +1,8 @@
 /**
  * Chaos (issue 5): producers and consumers run concurrently against a 5-node cluster while
  * nodes are SIGKILLed and restarted at random (never more than two down, so a majority can
- * exist) and every node's proxy corrupts 5% of segments and now and then stalls. Then faults
+ * exist) and every node's proxy corrupts 5% of segments and now and then stalls; every node
+ * snapshots every 40 entries, so snapshots are taken, cut by kills and installed. Then faults
  * stop, consumers drain the queue, and the recorded history is checked: every acknowledged
  * enqueue dequeued exactly once, nothing dequeued that was not enqueued, per-producer FIFO.
  *
@@ -40,7 +41,9 @@ async function record(history: HistoryEvent[], client: string, op: "enqueue" | "
 
 t.test(`chaos: kills, restarts, corruption and stalls (seed ${seed})`, async (t) => {
   const rng = new SeededRng(seed);
-  const cluster = new TestCluster({ nodes: 5, seed, faults: { delayMs: 1, jitterMs: 3, corruptRate: 0.05 } });
+  // Snapshots every 40 entries: nodes take them beside their loops while writes go on, are
+  // killed in the middle of them, and catch up through InstallSnapshot after restarts.
+  const cluster = new TestCluster({ nodes: 5, seed, faults: { delayMs: 1, jitterMs: 3, corruptRate: 0.05 }, raftdArgs: ["--snapshot-entries", "40"] });
   t.teardown(() => cluster.cleanup());
   const history: HistoryEvent[] = [];
   let running = true;
