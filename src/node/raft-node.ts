@@ -419,8 +419,23 @@ export class RaftNode<Result> {
     this.activity = emptyActivity();
     if (idle) return;
     const status = this.core.status();
+    // Memory in MiB beside the counters: where a node's RSS goes (JS heap, buffers outside it).
+    const memory = process.memoryUsage();
+    const mib = (bytes: number): number => Math.round(bytes / 1048576);
     this.options.logger.info(
-      { event: "activity", ...activity, commitIndex: status.commitIndex, lastApplied: this.appliedIndex, leader: status.leader, periodMs: this.options.summaryMs },
+      {
+        event: "activity",
+        ...activity,
+        commitIndex: status.commitIndex,
+        lastApplied: this.appliedIndex,
+        logEntries: status.lastIndex - status.snapshotIndex,
+        leader: status.leader,
+        periodMs: this.options.summaryMs,
+        rssMb: mib(memory.rss),
+        heapUsedMb: mib(memory.heapUsed),
+        heapTotalMb: mib(memory.heapTotal),
+        arrayBuffersMb: mib(memory.arrayBuffers),
+      },
       "heartbeats and appends",
     );
   }
