@@ -23,7 +23,8 @@ export interface SnapshotHost {
 /** A state machine that snapshots and restores in chunks (QueueStateMachine). */
 export interface ChunkedStateMachine {
   readonly lastApplied: number;
-  snapshotChunks(chunkBytes: number): { totalBytes: number; chunks: Iterable<Uint8Array> };
+  /** With reuseChunks a chunk's buffer may be refilled once the next chunk is taken. */
+  snapshotChunks(chunkBytes: number, options?: { reuseChunks?: boolean }): { totalBytes: number; chunks: Iterable<Uint8Array> };
   beginRestore(): { push(chunk: Uint8Array): void; finish(): void };
 }
 
@@ -39,7 +40,8 @@ export class FileSnapshotHost implements SnapshotHost {
     // leader's no-op or a config change, its lastApplied is below meta.index and its state is
     // still the state at meta.index (those entries do not change it).
     assert(this.machine.lastApplied <= meta.index, "the state machine is not ahead of the snapshot's index");
-    const { totalBytes, chunks } = this.machine.snapshotChunks(this.chunkBytes);
+    // Each chunk is written before the next is taken, so the encoder may refill its buffer.
+    const { totalBytes, chunks } = this.machine.snapshotChunks(this.chunkBytes, { reuseChunks: true });
     const writer = await this.storage.beginSnapshot(meta, totalBytes);
     try {
       let offset = 0;

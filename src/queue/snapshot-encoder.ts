@@ -39,9 +39,19 @@ class ChunkWriter {
   private crcClosed = false;
   private written = 0;
   readonly completed: Uint8Array[] = [];
+  /** Chunks the consumer is done with (reuse mode): new chunks are taken from here first. */
+  private readonly free: Uint8Array[] = [];
 
-  constructor(private readonly chunkBytes: number) {
+  constructor(
+    private readonly chunkBytes: number,
+    private readonly reuse: boolean,
+  ) {
     this.chunk = new Uint8Array(chunkBytes);
+  }
+
+  /** The consumer asked for the chunk after `chunk`, so it is done with it. */
+  release(chunk: Uint8Array): void {
+    if (this.reuse && chunk.length === this.chunkBytes) this.free.push(chunk);
   }
 
   get position(): number {
@@ -139,7 +149,7 @@ class ChunkWriter {
     if (!this.crcClosed) this.crc = crc32cUpdate(this.crc, this.chunk, this.crcAt, this.chunkBytes);
     this.crcAt = 0;
     this.completed.push(this.chunk);
-    this.chunk = new Uint8Array(this.chunkBytes);
+    this.chunk = this.free.pop() ?? new Uint8Array(this.chunkBytes);
     this.at = 0;
   }
 }
@@ -173,14 +183,23 @@ function sortedNames(state: SnapshotView): string[] {
 }
 
 function* drain(writer: ChunkWriter): Generator<Uint8Array> {
-  while (writer.completed.length > 0) yield writer.completed.shift()!;
+  while (writer.completed.length > 0) {
+    const chunk = writer.completed.shift()!;
+    yield chunk;
+    writer.release(chunk);
+  }
 }
 
-export function* encodeSnapshotChunks(state: SnapshotView, limits: QueueLimits, chunkBytes: number): Generator<Uint8Array, void, undefined> {
+/**
+ * With reuseChunks, a chunk's buffer is filled again once the next chunk is asked for: the
+ * consumer must be done with each chunk by then (a host that writes each chunk before taking
+ * the next). The encoder then holds about two chunks instead of garbage-collecting one per chunk.
+ */
+export function* encodeSnapshotChunks(state: SnapshotView, limits: QueueLimits, chunkBytes: number, reuseChunks = false): Generator<Uint8Array, void, undefined> {
   assert(Number.isSafeInteger(chunkBytes) && chunkBytes > 0, "chunkBytes is a positive integer");
   const names = sortedNames(state);
   const totalBytes = snapshotByteCount(state, names);
-  const writer = new ChunkWriter(chunkBytes);
+  const writer = new ChunkWriter(chunkBytes, reuseChunks);
   writer.u32(SNAPSHOT_MAGIC);
   writer.u16(SNAPSHOT_FORMAT_VERSION);
   writer.u16(0);

@@ -214,9 +214,9 @@ export class QueueStateMachine {
    * (freezeQueueState): applying and restoring may go on while the chunks are taken, and the
    * snapshot still says exactly what the state was at that lastApplied.
    */
-  snapshotChunks(chunkBytes: number): { totalBytes: number; chunks: Generator<Uint8Array, void, undefined> } {
+  snapshotChunks(chunkBytes: number, options: { reuseChunks?: boolean } = {}): { totalBytes: number; chunks: Generator<Uint8Array, void, undefined> } {
     const view = freezeQueueState(this.state);
-    return { totalBytes: snapshotTotalBytes(view), chunks: encodeSnapshotChunks(view, this.limits, chunkBytes) };
+    return { totalBytes: snapshotTotalBytes(view), chunks: encodeSnapshotChunks(view, this.limits, chunkBytes, options.reuseChunks === true) };
   }
 
   /** Deterministic bytes of the whole state at lastApplied (whole buffer: tests, small states). */
