@@ -3,7 +3,7 @@
  *
  *   head chunk                      tail chunk
  *   [ . . x x x x ] -> [ x x x ] -> [ x x . . ]
- *       ^headSlot                         ^tailSlot
+ *       ^headSlot                         ^tail.slotsUsed
  *
  * Contract: push and shift are O(1) (no Array.shift, no copying of other messages). Values are
  * kept as UTF-8 bytes in one byte arena per chunk, not as JavaScript strings: a 64 B value costs
@@ -70,11 +70,9 @@ class Chunk {
 export class Fifo {
   private head: Chunk = new Chunk(CHUNK_SLOTS_MIN);
   private tail: Chunk = this.head;
-  /** Invariant: next slot to read in `head`; equals tailSlot when head === tail and count === 0. */
+  /** Invariant: next slot to read in `head`; equals tail.slotsUsed when head === tail and count === 0. */
   private headSlot = 0;
-  /** Invariant: next slot to write in `tail`. */
-  private tailSlot = 0;
-  /** Invariant: number of messages between head/headSlot and tail/tailSlot. */
+  /** Invariant: number of messages between head/headSlot and tail/tail.slotsUsed (the next slot to write). */
   private messageCount = 0;
   /** Invariant: sum of valueBytes over the messages held. */
   private valueBytesSum = 0;
@@ -88,16 +86,13 @@ export class Fifo {
   }
 
   push(value: string, valueBytes: number, index: number): void {
-    const full = this.tailSlot === this.tail.capacity || (this.tailSlot > 0 && this.tail.arenaUsed + valueBytes > ARENA_BYTES_MAX);
-    // Invariant: tailSlot === tail.slotsUsed.
-    if (full) {
+    const used = this.tail.slotsUsed;
+    if (used === this.tail.capacity || (used > 0 && this.tail.arenaUsed + valueBytes > ARENA_BYTES_MAX)) {
       const chunk = new Chunk(Math.min(this.tail.capacity * 2, CHUNK_SLOTS_MAX));
       this.tail.next = chunk;
       this.tail = chunk;
-      this.tailSlot = 0;
     }
-    const slot = this.tailSlot++;
-    this.tail.slotsUsed = this.tailSlot;
+    const slot = this.tail.slotsUsed++;
     this.tail.starts[slot] = this.tail.store(value, valueBytes);
     this.tail.valueBytes[slot] = valueBytes;
     this.tail.indexes[slot] = index;
@@ -133,7 +128,6 @@ export class Fifo {
       this.head = new Chunk(CHUNK_SLOTS_MIN);
       this.tail = this.head;
       this.headSlot = 0;
-      this.tailSlot = 0;
     } else if (this.headSlot === this.head.slotsUsed) {
       const next = this.head.next;
       assert(next !== null, "a non-empty fifo has a chunk after an exhausted head");
@@ -161,22 +155,17 @@ export class Fifo {
 
   /** Visits messages oldest first. */
   forEach(visit: (value: string, valueBytes: number, index: number) => void): void {
-    let chunk: Chunk | null = this.head;
-    let slot = this.headSlot;
-    let remaining = this.messageCount;
-    while (remaining > 0) {
-      assert(chunk !== null, "fifo chain long enough for its count");
-      if (slot === chunk.slotsUsed) {
-        chunk = chunk.next;
-        slot = 0;
-        continue;
-      }
-      visit(chunk.value(slot), chunk.valueBytes[slot]!, chunk.indexes[slot]!);
-      slot += 1;
-      remaining -= 1;
-    }
-    assert(chunk === this.tail || this.messageCount === 0, "walk ends in the tail chunk");
+    const cursor = this.cursor();
+    while (cursor.next()) visit(decoder.decode(cursor.utf8()), cursor.valueBytes, cursor.index);
+    assert(cursor.at === this.tail || this.messageCount === 0, "walk ends in the tail chunk");
   }
+}
+
+/** What a snapshot reads of one queue (a Fifo, or a frozen view of one). */
+export interface FrozenFifo {
+  readonly count: number;
+  readonly valueBytes: number;
+  cursor(): FifoCursor;
 }
 
 /**
@@ -184,12 +173,6 @@ export class Fifo {
  * snapshot encoder). next() moves to the next message; then valueBytes and index describe it
  * and utf8() is a view of its value's bytes in the chunk's arena (no decoding, no copy).
  */
-/** What a snapshot reads of one queue (a Fifo, or a frozen view of one). */
-export interface FrozenFifo {
-  readonly count: number;
-  readonly valueBytes: number;
-  cursor(): FifoCursor;
-}
 
 export class FifoCursor {
   valueBytes = 0;
@@ -220,6 +203,11 @@ export class FifoCursor {
     this.slot += 1;
     this.remaining -= 1;
     return true;
+  }
+
+  /** The chunk of the current message (null before the first next()). */
+  get at(): Chunk | null {
+    return this.current;
   }
 
   /** The current value's UTF-8 bytes (a view; stays valid, see Fifo.freeze). */
