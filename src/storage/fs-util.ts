@@ -2,6 +2,7 @@
  * Small fs helpers and the shared shapes of the storage shell: the logger it needs (a subset of
  * bunyan's Logger, so a bunyan child logger fits) and its counters.
  */
+import { write as fsWrite } from "node:fs";
 import { open } from "node:fs/promises";
 
 export interface StorageLogger {
@@ -47,4 +48,12 @@ export async function fsyncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * One positional write through the callback API (lighter than FileHandle.write's promise path);
+ * resolves with the bytes written, which may be fewer than `length`.
+ */
+export function writeAt(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => fsWrite(fd, buffer, offset, length, position, (error, written) => (error === null ? resolve(written) : reject(error))));
 }

@@ -16,7 +16,7 @@
  *     from 0; a chunk past bytesWritten is refused (returns false) so the sender can resume.
  *     finish() checks the size, makes the file durable and returns its metadata.
  */
-import { close as fsClose, closeSync, fsync as fsFsync, openSync, write as fsWrite, writeSync } from "node:fs";
+import { close as fsClose, closeSync, fsync as fsFsync, openSync, writeSync } from "node:fs";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
@@ -25,7 +25,7 @@ import type { Snapshot, SnapshotData, SnapshotMeta } from "../raft/types";
 import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import { snapshotFileName } from "./file-names";
-import { fsyncDirectory, type StorageStats } from "./fs-util";
+import { fsyncDirectory, writeAt, type StorageStats } from "./fs-util";
 import {
   SNAPSHOT_HEADER_BYTES,
   decodeSnapshotHeader,
@@ -231,10 +231,6 @@ function writeAllSync(fd: number, bytes: Uint8Array, position: number): void {
 }
 
 let temporaryCounter = 0;
-
-function writeAt(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => fsWrite(fd, buffer, offset, length, position, (error, written) => (error === null ? resolve(written) : reject(error))));
-}
 
 function fsyncAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsFsync(fd, (error) => (error === null ? resolve() : reject(error))));

@@ -3,7 +3,7 @@
  * length or checksum check at offset O of a segment, after scanning the rest of that segment for
  * frames that do validate ("after" frames).
  *
- * Why this works: the WAL writes one group-commit flush at a time (write, then fdatasync, then
+ * Why this works: the WAL writes one group-commit flush at a time (a durable O_DSYNC write, then
  * acknowledge, then the next flush), so a power cut can damage only the bytes of the last flush,
  * which nobody was told is durable. Every frame records its flush number and its position inside
  * that flush. Rule, applied only to the newest segment (older ones were fsynced before rotation,

@@ -1,10 +1,10 @@
 /**
  * Appends records to the newest WAL segment with group commit (fs shell).
  *
- * enqueue() queues a batch of records and returns a promise that resolves once they are on disk
- * and fdatasync'd. One flush at a time takes every queued batch (up to flushBytesMax, always at
- * least one), writes them with positional writes, calls datasync ONCE, then resolves them all:
- * concurrent persist() calls share an fsync. Flushes never overlap, which is what lets recovery
+ * enqueue() queues a batch of records and returns a promise that resolves once they are durable.
+ * One flush at a time takes every queued batch (up to flushBytesMax, always at least one), writes
+ * them with positional writes to a segment opened O_DSYNC (each write returns once durable, see
+ * walOpenFlags), then resolves them all: concurrent persist() calls share one durable write. Flushes never overlap, which is what lets recovery
  * tell a torn last flush from damage to an acknowledged one (tail-classifier.ts).
  *
  * A segment is rotated at the start of a flush once it holds >= segmentBytes: the new file is
@@ -15,7 +15,7 @@
  * After any write or fsync error the writer is failed for good (retrying fsync after an error
  * can report success for lost pages): every pending and later call rejects with STORAGE_IO.
  */
-import { constants as fsConstants, write as fsWrite } from "node:fs";
+import { constants as fsConstants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import { assert } from "../util/assert";
@@ -23,7 +23,7 @@ import { RaftmqError } from "../util/errors";
 import { RecordType, encodeFrameInto, frameBytes } from "./record-codec";
 import { encodeSegmentStart } from "./wal-records";
 import { segmentFileName } from "./file-names";
-import { fsyncDirectory, type StorageLogger, type StorageStats } from "./fs-util";
+import { fsyncDirectory, writeAt, type StorageLogger, type StorageStats } from "./fs-util";
 
 export interface WalItem {
   type: RecordType;
@@ -271,11 +271,10 @@ export async function startSegment(
   const buffer = Buffer.allocUnsafe(frameBytes(start.length) + frameBytes(hardState.length));
   let used = encodeFrameInto(buffer, 0, RecordType.SegmentStart, start, flushSeq, 0, 2);
   used = encodeFrameInto(buffer, used, RecordType.HardState, hardState, flushSeq, 1, 2);
-  await handle.write(buffer, 0, used, 0);
+  await handle.write(buffer, 0, used, 0); // durable on return with fsync on (O_DSYNC)
   if (options.fsync) {
-    await handle.datasync();
     await fsyncDirectory(options.dir);
-    stats.fsyncs += 2;
+    stats.fsyncs += 2; // the O_DSYNC write and the directory
   }
   stats.bytesWritten += used;
   return { handle, bytes: used };
@@ -290,14 +289,4 @@ export function walOpenFlags(mode: "append" | "create" | "truncate", fsync: bool
   const c = fsConstants;
   const base = mode === "append" ? c.O_RDWR : mode === "create" ? c.O_WRONLY | c.O_CREAT | c.O_EXCL : c.O_WRONLY | c.O_CREAT | c.O_TRUNC;
   return fsync ? base | c.O_DSYNC : base;
-}
-
-/** One positional write through the callback API (lighter than FileHandle.write's promise path). */
-function writeAt(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fsWrite(fd, buffer, offset, length, position, (error, bytesWritten) => {
-      if (error !== null) reject(error);
-      else resolve(bytesWritten);
-    });
-  });
 }
