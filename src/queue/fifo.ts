@@ -47,16 +47,14 @@ class Chunk {
     this.arena = new Uint8Array(capacity * ARENA_BYTES_PER_SLOT);
   }
 
-  /** Appends `value` (whose UTF-8 length is `byteCount`) to the arena; returns its offset. */
-  store(value: string, byteCount: number): number {
+  /** Room for `byteCount` more bytes at the end of the arena (growing it); returns its offset. */
+  reserve(byteCount: number): number {
     const start = this.arenaUsed;
     if (start + byteCount > this.arena.length) {
       const grown = new Uint8Array(Math.max(Math.min(this.arena.length * 2, ARENA_BYTES_MAX), start + byteCount));
       grown.set(this.arena.subarray(0, start));
       this.arena = grown;
     }
-    const { written } = encoder.encodeInto(value, this.arena.subarray(start, start + byteCount));
-    assert(written === byteCount, "fifo: value's UTF-8 length matches the caller's");
     this.arenaUsed = start + byteCount;
     return start;
   }
@@ -86,18 +84,33 @@ export class Fifo {
   }
 
   push(value: string, valueBytes: number, index: number): void {
+    const arena = this.append(valueBytes, index);
+    const { written } = encoder.encodeInto(value, arena);
+    assert(written === valueBytes, "fifo: value's UTF-8 length matches the caller's");
+  }
+
+  /** push() of a value already in UTF-8 (a snapshot being restored): its bytes are copied. */
+  pushUtf8(value: Uint8Array, index: number): void {
+    this.append(value.length, index).set(value);
+  }
+
+  /** Takes a slot for a message of `valueBytes` and returns the arena bytes its value goes in. */
+  private append(valueBytes: number, index: number): Uint8Array {
     const used = this.tail.slotsUsed;
     if (used === this.tail.capacity || (used > 0 && this.tail.arenaUsed + valueBytes > ARENA_BYTES_MAX)) {
       const chunk = new Chunk(Math.min(this.tail.capacity * 2, CHUNK_SLOTS_MAX));
       this.tail.next = chunk;
       this.tail = chunk;
     }
-    const slot = this.tail.slotsUsed++;
-    this.tail.starts[slot] = this.tail.store(value, valueBytes);
-    this.tail.valueBytes[slot] = valueBytes;
-    this.tail.indexes[slot] = index;
+    const tail = this.tail;
+    const slot = tail.slotsUsed++;
+    const start = tail.reserve(valueBytes);
+    tail.starts[slot] = start;
+    tail.valueBytes[slot] = valueBytes;
+    tail.indexes[slot] = index;
     this.messageCount += 1;
     this.valueBytesSum += valueBytes;
+    return tail.arena.subarray(start, start + valueBytes);
   }
 
   /** The oldest message; the FIFO must not be empty. */

@@ -241,7 +241,9 @@ export class SnapshotDecoder {
         previousIndex = index;
         const valueBytes = u32At(fields, 8);
         if (valueBytes > limits.valueBytesMax) this.fail("value over the limit", { valueBytes });
-        fifo.push(this.utf8(yield valueBytes, "value"), valueBytes, index);
+        const value = yield valueBytes;
+        this.utf8(value, "value"); // checks the bytes are UTF-8; the fifo keeps them as they are
+        fifo.pushUtf8(value, index);
       }
       if (fifo.valueBytes !== valueBytesRecorded) this.fail("queue byte count mismatch", { queue: name });
       state.queues.set(name, fifo);
