@@ -37,6 +37,7 @@ import type { InstallSnapshot, NodeId, SnapshotData, SnapshotMeta } from "../raf
 import { SnapshotFileData, type SnapshotFileInfo, type SnapshotReader, type SnapshotWriter } from "../storage/snapshot-files";
 import { assert } from "../util/assert";
 import { isRaftmqError } from "../util/errors";
+import { snapshotMetaFromWire, snapshotMetaToWire } from "../wire/raft-convert";
 import type { InstallSnapshot as WireInstallSnapshot } from "../wire/schema.generated";
 
 export type InstallSnapshotBody = WireInstallSnapshot;
@@ -114,9 +115,6 @@ export interface SnapshotSenderStats {
   bytesHeldMax: number;
 }
 
-function wireMeta(meta: SnapshotMeta): InstallSnapshotBody["meta"] {
-  return { index: meta.index, term: meta.term, config: { voters: meta.config.voters.slice(), learners: meta.config.learners.slice() } };
-}
 
 function sameSnapshot(a: InstallSnapshot, b: InstallSnapshot): boolean {
   return a.term === b.term && a.snapshot.meta.index === b.snapshot.meta.index && a.snapshot.meta.term === b.snapshot.meta.term;
@@ -211,7 +209,7 @@ export class SnapshotSender {
     this.bytesHeld += data.length;
     this.stats.bytesHeldMax = Math.max(this.stats.bytesHeldMax, this.bytesHeld);
     const message = transfer.message;
-    return { from: message.from, to: message.to, term: message.term, meta: wireMeta(message.snapshot.meta), data, chunkOffset, totalBytes: transfer.totalBytes };
+    return { from: message.from, to: message.to, term: message.term, meta: snapshotMetaToWire(message.snapshot.meta), data, chunkOffset, totalBytes: transfer.totalBytes };
   }
 
   private release(transfer: OutboundTransfer): void {
@@ -261,10 +259,6 @@ export interface SnapshotReceiverStats {
   bytesHeldMax: number;
 }
 
-function metaFromWire(body: InstallSnapshotBody): SnapshotMeta {
-  const meta = body.meta;
-  return { index: meta?.index ?? 0, term: meta?.term ?? 0, config: { voters: meta?.config?.voters ?? [], learners: meta?.config?.learners ?? [] } };
-}
 
 export class SnapshotReceiver {
   private readonly transfers = new Map<NodeId, InboundTransfer>();
@@ -288,7 +282,7 @@ export class SnapshotReceiver {
     this.stats.bytesHeldMax = Math.max(this.stats.bytesHeldMax, body.data.length);
     const totalBytes = body.totalBytes === 0 ? body.data.length : body.totalBytes;
     if (totalBytes > this.dataBytesMax) return this.drop(from, null, `snapshot of ${totalBytes} bytes exceeds the ${this.dataBytesMax} byte limit`);
-    const meta = metaFromWire(body);
+    const meta = snapshotMetaFromWire(body.meta);
     let transfer = this.transfers.get(from);
     const continues = transfer !== undefined && transfer.term === body.term && transfer.meta.index === meta.index && transfer.meta.term === meta.term && transfer.totalBytes === totalBytes;
     if (!continues) {

@@ -7,9 +7,9 @@
  */
 import { assert, unreachable } from "../util/assert";
 import { snapshotBytes } from "../raft/snapshot-data";
-import type { ClusterConfig, EntryKind, LogEntry, RaftMessage } from "../raft/types";
+import type { ClusterConfig, EntryKind, LogEntry, RaftMessage, SnapshotMeta } from "../raft/types";
 import type { WireMessage } from "./codec";
-import type { ClusterConfig as WireClusterConfig, Entry, EntryKind as WireEntryKind } from "./schema.generated";
+import type { ClusterConfig as WireClusterConfig, Entry, EntryKind as WireEntryKind, SnapshotMeta as WireSnapshotMeta } from "./schema.generated";
 
 const raftTypes = new Set<string>(["RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse", "InstallSnapshot", "InstallSnapshotResponse", "TimeoutNow"]);
 
@@ -58,6 +58,17 @@ function configFromWire(config: WireClusterConfig | null | undefined): ClusterCo
   return { voters: [...(config?.voters ?? [])], learners: [...(config?.learners ?? [])] };
 }
 
+/** A snapshot's metadata in its wire form (InstallSnapshot.meta; every chunk carries it). */
+export function snapshotMetaToWire(meta: SnapshotMeta): WireSnapshotMeta {
+  return { index: meta.index, term: meta.term, config: { voters: meta.config.voters.slice(), learners: meta.config.learners.slice() } };
+}
+
+/** InstallSnapshot.meta back to the core's form (codec.ts refuses frames without it). */
+export function snapshotMetaFromWire(meta: WireSnapshotMeta | null | undefined): SnapshotMeta {
+  assert(meta !== null && meta !== undefined, "InstallSnapshot.meta present (codec.ts requires it)");
+  return { index: meta.index, term: meta.term, config: configFromWire(meta.config) };
+}
+
 export function raftToWire(message: RaftMessage): WireMessage {
   const base = { from: message.from, to: message.to, term: safe(message.term, "term") };
   switch (message.type) {
@@ -79,7 +90,7 @@ export function raftToWire(message: RaftMessage): WireMessage {
       const meta = message.snapshot.meta;
       // Whole in-memory snapshots only; raftd streams its snapshot files (src/node/snapshot-chunks.ts).
       const data = snapshotBytes(message.snapshot.data);
-      return { type: message.type, body: { ...base, meta: { index: meta.index, term: meta.term, config: { voters: meta.config.voters, learners: meta.config.learners } }, data, chunkOffset: 0, totalBytes: data.length } };
+      return { type: message.type, body: { ...base, meta: snapshotMetaToWire(meta), data, chunkOffset: 0, totalBytes: data.length } };
     }
     case "InstallSnapshotResponse":
       return { type: message.type, body: { ...base, matchIndex: message.matchIndex } };
@@ -109,11 +120,9 @@ export function raftFromWire(message: RaftWireMessage): RaftMessage {
       return { type: "AppendEntriesResponse", ...base, success: b.success, matchIndex: b.matchIndex, conflictIndex: b.conflictIndex, conflictTerm: b.conflictTerm, readContext: b.readContext };
     }
     case "InstallSnapshot": {
-      const meta = message.body.meta;
-      assert(meta !== null && meta !== undefined, "InstallSnapshot.meta present (codec.ts requires it)");
       assert(message.body.chunkOffset === 0, "only a single-frame InstallSnapshot converts to a core message");
       assert(message.body.totalBytes === 0 || message.body.totalBytes === message.body.data.length, "InstallSnapshot holds the whole snapshot");
-      return { type: "InstallSnapshot", ...base, snapshot: { meta: { index: meta.index, term: meta.term, config: configFromWire(meta.config) }, data: message.body.data } };
+      return { type: "InstallSnapshot", ...base, snapshot: { meta: snapshotMetaFromWire(message.body.meta), data: message.body.data } };
     }
     case "InstallSnapshotResponse":
       return { type: "InstallSnapshotResponse", ...base, matchIndex: message.body.matchIndex };
