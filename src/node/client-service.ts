@@ -12,8 +12,7 @@ import { decodeConfig } from "../raft/membership";
 import type { ConfigChange, LogEntry, NodeId } from "../raft/types";
 import {
   describeCommand,
-  encodeCommand,
-  validateProposal,
+  encodeProposal,
   validateQueueName,
   type ApplyResult,
   type QueueCommand,
@@ -128,10 +127,9 @@ export class ClientService {
       op === "enqueue"
         ? { op, queue: request.queue, value: request.value, clientId: request.clientId, seq: request.seq, proposedAtMs: this.options.nowMs() }
         : { op, queue: request.queue, clientId: request.clientId, seq: request.seq, proposedAtMs: this.options.nowMs() };
-    const invalid = validateProposal(command, machine.limits);
-    if (invalid !== null) throw invalid;
+    const data = encodeProposal(command, machine.limits); // throws BAD_REQUEST / VALUE_TOO_LARGE
     this.options.logger.debug({ event: "client-request", op, client: from, seq: request.seq }, "client request");
-    const { index, result } = await this.proposeOnce(command);
+    const { index, result } = await this.proposeOnce(command, data);
     if (result === null) throw new RaftmqError("BAD_REQUEST", "command was not applied as a queue command");
     if (!result.ok) throw new RaftmqError(result.error, applyErrorMessage(result.error, request.queue));
     if (result.op === "enqueue") return { type: "ExecuteReply", body: emptyExecuteReply({ op: request.op, index: result.index, entryIndex: index }) };
@@ -145,12 +143,12 @@ export class ClientService {
    * except when its first entry was lost with a leader change (then the state machine's session
    * still executes it once).
    */
-  private proposeOnce(command: QueueCommand): Promise<{ index: number; result: ApplyResult | null }> {
+  private proposeOnce(command: QueueCommand, data: Uint8Array): Promise<{ index: number; result: ApplyResult | null }> {
     const cached = this.options.stateMachine.cachedResult(command.clientId, command.seq);
     if (cached !== null) return Promise.resolve({ index: 0, result: cached });
     const pending = this.inflight.get(command.clientId);
     if (pending !== undefined && pending.seq === command.seq) return pending.promise;
-    return this.track(command.clientId, command.seq, this.options.node.propose(encodeCommand(command)));
+    return this.track(command.clientId, command.seq, this.options.node.propose(data));
   }
 
   private track(

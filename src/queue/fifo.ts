@@ -89,7 +89,7 @@ export class Fifo {
     assert(written === valueBytes, "fifo: value's UTF-8 length matches the caller's");
   }
 
-  /** push() of a value already in UTF-8 (a snapshot being restored): its bytes are copied. */
+  /** push() of a value already in UTF-8 (an applied command, a snapshot being restored): its bytes are copied. */
   pushUtf8(value: Uint8Array, index: number): void {
     this.append(value.length, index).set(value);
   }

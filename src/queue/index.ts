@@ -12,6 +12,7 @@ export {
   DecodeCommandResult,
   describeCommand,
   encodeCommand,
+  encodeProposal,
   validateClientId,
   validateProposal,
   validateQueueName,

@@ -48,14 +48,14 @@
 import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import { utf8ByteLength } from "./bytes";
-import { decodeCommandResult, validateQueueName } from "./command-codec";
+import { type ApplyCommand, decodeForApply, validateQueueName } from "./command-codec";
 import { Fifo } from "./fifo";
 import { QueueLimits } from "./limits";
 import { emptyQueueState, freezeQueueState, QueueState } from "./queue-state";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec";
 import { SnapshotDecoder } from "./snapshot-decoder";
 import { encodeSnapshotChunks, snapshotTotalBytes } from "./snapshot-encoder";
-import { ApplyResult, DequeueCommand, EnqueueCommand, PeekResult, QueueCommand } from "./types";
+import { ApplyResult, PeekResult } from "./types";
 
 const EMPTY: ApplyResult = Object.freeze({ ok: false, error: "EMPTY" });
 const STALE_SEQUENCE: ApplyResult = Object.freeze({ ok: false, error: "STALE_SEQUENCE" });
@@ -103,9 +103,8 @@ export class QueueStateMachine {
     assert(Number.isSafeInteger(entryIndex), "entry index is a safe integer");
     assert(entryIndex > this.state.lastApplied, "entries are applied in increasing index order");
     this.state.lastApplied = entryIndex;
-    const decoded = decodeCommandResult(data);
-    if (!decoded.ok) return BAD_REQUEST;
-    const command = decoded.command;
+    const command = decodeForApply(data);
+    if (command === null) return BAD_REQUEST;
     this.advanceClock(command.proposedAtMs);
     const sessions = this.state.sessions;
     const session = sessions.get(command.clientId);
@@ -117,7 +116,7 @@ export class QueueStateMachine {
     } else if (command.seq < session.lastSeq) {
       return STALE_SEQUENCE;
     }
-    const [result, resultValueBytes] = this.execute(command, decoded.valueBytes, entryIndex);
+    const [result, resultValueBytes] = command.op === "enqueue" ? [this.enqueue(command, entryIndex), 0] : this.dequeue(command);
     sessions.record(command.clientId, command.seq, result, resultValueBytes, this.state.clockMs);
     sessions.evict(this.limits.sessionsMax, this.limits.sessionCacheBytesMax, command.clientId);
     return result;
@@ -128,12 +127,8 @@ export class QueueStateMachine {
     this.state.sessions.expire(this.state.clockMs, this.limits.sessionTtlMs);
   }
 
-  private execute(command: QueueCommand, valueBytes: number, entryIndex: number): [ApplyResult, number] {
-    if (command.op === "enqueue") return [this.enqueue(command, valueBytes, entryIndex), 0];
-    return this.dequeue(command);
-  }
-
-  private enqueue(command: EnqueueCommand, valueBytes: number, entryIndex: number): ApplyResult {
+  private enqueue(command: ApplyCommand, entryIndex: number): ApplyResult {
+    const valueBytes = command.value.length;
     const limits = this.limits;
     const state = this.state;
     // Checked again here although the leader checked it: a follower must not trust the leader's
@@ -147,13 +142,13 @@ export class QueueStateMachine {
       fifo = new Fifo();
       state.queues.set(command.queue, fifo);
     }
-    fifo.push(command.value, valueBytes, entryIndex);
+    fifo.pushUtf8(command.value, entryIndex);
     state.messageCount += 1;
     state.valueBytesTotal += valueBytes;
     return { ok: true, op: "enqueue", index: entryIndex };
   }
 
-  private dequeue(command: DequeueCommand): [ApplyResult, number] {
+  private dequeue(command: ApplyCommand): [ApplyResult, number] {
     const state = this.state;
     const fifo = state.queues.get(command.queue);
     if (fifo === undefined) return [EMPTY, 0];

@@ -6,8 +6,10 @@ import {
   commandBytesMax,
   decodeCommand,
   decodeCommandResult,
+  decodeForApply,
   describeCommand,
   encodeCommand,
+  encodeProposal,
   validateClientId,
   validateProposal,
   validateQueueName,
@@ -90,6 +92,41 @@ t.test("validateProposal applies the configured value limit, in UTF-8 bytes", as
   t.equal(validateProposal(enqueue("v", { clientId: "" }), limits)?.code, "BAD_REQUEST");
 });
 
+t.test("encodeProposal is validateProposal then encodeCommand", async (t) => {
+  const limits = makeQueueLimits({ valueBytesMax: 8, valueBytesTotalMax: 100, sessionCacheBytesMax: 100 });
+  const commands: QueueCommand[] = [
+    enqueue("12345678"),
+    enqueue("123456789"),
+    enqueue("ééé"),
+    enqueue("éééé1"),
+    enqueue("a\ud800b"),
+    enqueue("v", { clientId: "" }),
+    enqueue("v", { queue: "bad/name" }),
+    enqueue("v", { seq: 0 }),
+    { op: "dequeue", queue: "q", clientId: "c", seq: 1, proposedAtMs: 0 },
+  ];
+  for (const command of commands) {
+    const expected = validateProposal(command, limits);
+    const what = JSON.stringify(command);
+    if (expected === null) t.same(Buffer.from(encodeProposal(command, limits)), Buffer.from(encodeCommand(command)), what);
+    else t.equal(codeOf(() => encodeProposal(command, limits)), expected.code, what);
+  }
+});
+
+t.test("commands encoded one after another do not share bytes (slab allocation)", async (t) => {
+  const encoded = Array.from({ length: 2000 }, (_, i) => encodeCommand(enqueue(`value-${i}-${"x".repeat(i % 300)}`, { seq: i + 1 })));
+  for (let i = 0; i < encoded.length; i++) {
+    const command = decodeCommand(encoded[i]!);
+    if (command.seq !== i + 1 || command.op !== "enqueue" || command.value !== `value-${i}-${"x".repeat(i % 300)}`) {
+      t.fail(`command ${i} was overwritten`);
+      return;
+    }
+  }
+  const big = encodeCommand(enqueue("y".repeat(10_000)));
+  t.equal(big.byteOffset, 0, "a command larger than a slab piece has a buffer of its own");
+  t.equal(big.buffer.byteLength, big.length);
+});
+
 t.test("malformed bytes are BAD_REQUEST", async (t) => {
   const good = encodeCommand(enqueue("abc"));
   const mutate = (f: (b: Uint8Array) => void): Uint8Array => {
@@ -118,6 +155,7 @@ t.test("malformed bytes are BAD_REQUEST", async (t) => {
     t.equal(result.ok, false, what);
     if (!result.ok) t.equal(result.error.code, "BAD_REQUEST", what);
     t.equal(codeOf(() => decodeCommand(bytes)), "BAD_REQUEST", `${what} (throwing form)`);
+    t.equal(decodeForApply(bytes), null, `${what} (apply form)`);
   }
   const overlong = new Uint8Array([...good.subarray(0, good.length - 7), 0xff, 0xff, 0xff, 0xff]);
   t.equal(decodeCommandResult(overlong).ok, false, "value length over the hard cap");
@@ -131,6 +169,15 @@ t.test("seeded fuzz: random bytes, truncations and bit flips never crash", async
   const problems: string[] = [];
   const check = (bytes: Uint8Array): void => {
     const result = decodeCommandResult(bytes); // must not throw
+    // The state machine's decoder accepts exactly the same bytes, and reads the same command.
+    const forApply = decodeForApply(bytes);
+    if ((forApply !== null) !== result.ok) problems.push(`decodeForApply ${forApply === null ? "refused" : "accepted"} ${Buffer.from(bytes).toString("hex")}`);
+    if (result.ok && forApply !== null) {
+      const c = result.command;
+      const want = [c.op, c.queue, c.clientId, c.seq, c.proposedAtMs, c.op === "enqueue" ? c.value : ""];
+      const got = [forApply.op, forApply.queue, forApply.clientId, forApply.seq, forApply.proposedAtMs, new TextDecoder("utf-8", { ignoreBOM: true }).decode(forApply.value)];
+      if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`decodeForApply read differently: ${Buffer.from(bytes).toString("hex")}`);
+    }
     if (result.ok) {
       accepted += 1;
       // Anything accepted must be a well-formed command that re-encodes to the same bytes.
