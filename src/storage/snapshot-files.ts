@@ -16,7 +16,7 @@
  *     from 0; a chunk past bytesWritten is refused (returns false) so the sender can resume.
  *     finish() checks the size, makes the file durable and returns its metadata.
  */
-import { close as fsClose, closeSync, fsync as fsFsync, openSync, writeSync } from "node:fs";
+import { close as fsClose, closeSync, fdatasync as fsFdatasync, fsync as fsFsync, openSync, writeSync } from "node:fs";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
@@ -236,6 +236,19 @@ function fsyncAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsFsync(fd, (error) => (error === null ? resolve() : reject(error))));
 }
 
+function fdatasyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsFdatasync(fd, (error) => (error === null ? resolve() : reject(error))));
+}
+
+/**
+ * write() flushes the file every this many bytes instead of leaving all of it to the fsync in
+ * finish(): one flush of a 72 MiB snapshot keeps the disk busy for about 120 ms here, and every
+ * WAL write of this node (and of the others sharing the disk) waits behind it; flushes of 4 MiB
+ * take about 10 ms each and WAL writes slip in between (RocksDB's bytes_per_sync, for the same
+ * reason).
+ */
+export const SNAPSHOT_SYNC_EVERY_BYTES = 4 * 1024 * 1024;
+
 function closeAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsClose(fd, (error) => (error === null ? resolve() : reject(error))));
 }
@@ -247,6 +260,8 @@ function closeAsync(fd: number): Promise<void> {
  */
 export class SnapshotWriter {
   private bytesDone = 0;
+  /** bytesDone at the last intermediate flush (write(): SNAPSHOT_SYNC_EVERY_BYTES). */
+  private bytesSynced = 0;
   private crc = 0;
   /** An async write is in flight (writes never overlap). */
   private busy = false;
@@ -303,10 +318,15 @@ export class SnapshotWriter {
         if (bytesWritten <= 0) throw new RaftmqError("STORAGE_IO", "snapshot write made no progress", { details: { offset: this.bytesDone + done } });
         done += bytesWritten;
       }
+      this.wrote(fresh);
+      if (this.options.fsync && this.bytesDone - this.bytesSynced >= SNAPSHOT_SYNC_EVERY_BYTES) {
+        await fdatasyncAsync(this.fd);
+        this.options.stats.fsyncs += 1;
+        this.bytesSynced = this.bytesDone;
+      }
     } finally {
       this.busy = false;
     }
-    this.wrote(fresh);
     return true;
   }
 

@@ -5,7 +5,7 @@ import t from "tap";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { entries, openStorage, snapshotAt, tempDir } from "./helpers";
-import { readSnapshotData } from "../../src/storage/snapshot-files";
+import { readSnapshotData, SNAPSHOT_SYNC_EVERY_BYTES } from "../../src/storage/snapshot-files";
 
 t.test("stream a snapshot from one storage into another", async (t) => {
   const leaderDir = await tempDir(t);
@@ -92,4 +92,39 @@ t.test("the reader detects data damaged on disk", async (t) => {
     { code: "STORAGE_CORRUPT" },
   );
   await reader!.close();
+});
+
+t.test("a long snapshot write is flushed every SNAPSHOT_SYNC_EVERY_BYTES, not all at the end", async (t) => {
+  const dir = await tempDir(t);
+  const storage = (await openStorage(t, dir, { fsync: "always" })).storage;
+  await storage.load();
+  const dataBytes = 2 * SNAPSHOT_SYNC_EVERY_BYTES + 1000;
+  const data = new Uint8Array(dataBytes).map((_, i) => i % 251);
+  const writer = await storage.beginSnapshot({ index: 10, term: 1, config: { voters: ["a:1"], learners: [] } }, dataBytes);
+  const fsyncsAt = (): number => storage.stats().fsyncs;
+  const before = fsyncsAt();
+  const flushedAfter: number[] = [];
+  for (let offset = 0; offset < dataBytes; offset += 1024 * 1024) {
+    const seen = fsyncsAt();
+    await writer.write(offset, data.subarray(offset, Math.min(dataBytes, offset + 1024 * 1024)));
+    if (fsyncsAt() > seen) flushedAfter.push(writer.bytesWritten);
+  }
+  t.same(flushedAfter, [SNAPSHOT_SYNC_EVERY_BYTES, 2 * SNAPSHOT_SYNC_EVERY_BYTES], "one flush per 4 MiB written, while writing");
+  t.equal(fsyncsAt() - before, 2);
+  await writer.finish();
+  await storage.close();
+  const state = await (await openStorage(t, dir)).storage.load();
+  t.same(Buffer.from(await readSnapshotData(state.snapshot!.data)), Buffer.from(data), "the file holds every byte");
+});
+
+t.test("with fsync never, a long snapshot write flushes nothing", async (t) => {
+  const dir = await tempDir(t);
+  const storage = (await openStorage(t, dir)).storage;
+  await storage.load();
+  const dataBytes = SNAPSHOT_SYNC_EVERY_BYTES + 10;
+  const writer = await storage.beginSnapshot({ index: 10, term: 1, config: { voters: ["a:1"], learners: [] } }, dataBytes);
+  const before = storage.stats().fsyncs;
+  await writer.write(0, new Uint8Array(dataBytes));
+  t.equal(storage.stats().fsyncs, before);
+  await writer.abort();
 });
