@@ -4,7 +4,7 @@
  * a figure (exit 1 only when the harness itself fails).
  *
  *   npm run bench -- [--quick] [--million] [--json FILE] [--only NAME,NAME] [--profile-leader DIR]
- *                    [--dir PARENT]
+ *                    [--dir PARENT] [--warmup-ms N] [--connection-per-client] [--help]
  *
  * --quick           the five scenarios issue 6 names, 5 s each (under 90 s in all)
  * --million         also: 1M queued 64 B messages (RSS per node, throughput vs empty)
@@ -15,6 +15,10 @@
  *                   on every raftd (stopped with SIGTERM so the profiles get written) and print
  *                   the leader's profile file; summarise it with bench/profile-summary.ts
  * --dir PARENT      where the data dirs (and the fsync floor) live (default os.tmpdir())
+ * --warmup-ms N     before measuring, drive each new cluster for about N ms (default 3000, 0: none)
+ *                   with the scenarios' kinds of load on a queue of its own, so V8 has compiled the
+ *                   hot paths of every process: the figures are steady state, not JIT warm-up
+ * --help            this text
  *
  * Clusters run the compiled daemon (dist/), with default settings and --fsync always; all
  * processes are killed and the temp dirs removed at the end, on error and on Ctrl+C.
@@ -30,7 +34,7 @@ import { osSeed } from "../src/cli/os-seed";
 import { SeededRng } from "../src/util/rng";
 import { BenchCluster, registerCleanup } from "./lib/cluster";
 import { measureFloors, type Floors } from "./lib/floors";
-import type { LoadProgress } from "./lib/load";
+import { runLoad, type LoadProgress } from "./lib/load";
 import type { MachineInfo } from "./lib/proc-stats";
 import { formatFloors, formatScenario, renderSvg, type BenchReport, type ScenarioResult } from "./lib/report";
 import { formatSelfTime, topSelfTime } from "./profile-summary";
@@ -156,7 +160,23 @@ class ProgressView {
   }
 }
 
-async function runGroup(group: Group, floors: Floors, parentDir: string, view: ProgressView, counter: { index: number }, options: { nodeFlags: string[]; graceful: boolean; earlier: ScenarioResult[]; progress: LoadProgress; leaderPids: number[]; connectionPerClient: boolean }): Promise<ScenarioResult[]> {
+/**
+ * Drives a fresh cluster for about `totalMs` before anything is measured: enqueues from 64
+ * streams and from 1, then dequeues the queue empty, on a queue no scenario uses. A raftd starts
+ * cold (V8 interprets, then compiles what runs often, on the same two cores); without this the
+ * first scenarios of each cluster measure the compiler as much as raftmq.
+ */
+async function warmUp(clients: ClusterClient[], totalMs: number): Promise<void> {
+  if (totalMs <= 0) return;
+  const progress: LoadProgress = { ops: 0, errors: 0 };
+  const queue = "bench-warmup";
+  await runLoad(clients, { op: "enqueue", queue, payloadBytes: 64, durationMs: Math.round(totalMs * 0.4) }, progress);
+  await runLoad(clients.slice(0, 1), { op: "enqueue", queue, payloadBytes: 64, durationMs: Math.round(totalMs * 0.2) }, progress);
+  // Dequeue streams stop at EMPTY; the deadline only bounds a cluster slower than the enqueues were.
+  await runLoad(clients, { op: "dequeue", queue, payloadBytes: 64, durationMs: totalMs * 4 }, progress);
+}
+
+async function runGroup(group: Group, floors: Floors, parentDir: string, view: ProgressView, counter: { index: number }, options: { nodeFlags: string[]; graceful: boolean; earlier: ScenarioResult[]; progress: LoadProgress; leaderPids: number[]; connectionPerClient: boolean; warmupMs: number }): Promise<ScenarioResult[]> {
   const cluster = new BenchCluster({ nodes: group.nodes, parentDir, nodeFlags: options.nodeFlags });
   const clients: ClusterClient[] = [];
   const results: ScenarioResult[] = [];
@@ -171,6 +191,7 @@ async function runGroup(group: Group, floors: Floors, parentDir: string, view: P
     const leader = await cluster.leader();
     options.leaderPids.push(leader.pid);
     view.log(`[bench] ${group.nodes} nodes up: ${cluster.addresses.join(" ")}; leader ${leader.name} pid ${leader.pid}`);
+    await warmUp(clients, options.warmupMs);
     await syncOnActivity(leader);
     for (const scenario of group.scenarios) {
       view.begin(counter.index++, scenario.name);
@@ -199,7 +220,19 @@ function filterPlan(groups: Group[], only: string[] | null): Group[] {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const args = minimist(argv, { string: ["json", "only", "profile-leader", "dir"], boolean: ["quick", "million", "connection-per-client"] });
+  const flags = { string: ["json", "only", "profile-leader", "dir", "warmup-ms"], boolean: ["quick", "million", "connection-per-client", "help"] };
+  const args = minimist(argv, flags);
+  if (args["help"] === true) {
+    process.stdout.write(usage());
+    return;
+  }
+  const known = new Set(["_", ...flags.string, ...flags.boolean]);
+  const unknown = Object.keys(args).filter((key) => !known.has(key));
+  if (unknown.length > 0 || args._.length > 0) {
+    throw new UsageError(`unknown ${unknown.length > 0 ? `flag --${unknown[0]!}` : `argument ${String(args._[0])}`}\n${usage()}`);
+  }
+  const warmupMs = args["warmup-ms"] === undefined ? 3_000 : Number(args["warmup-ms"]);
+  if (!Number.isSafeInteger(warmupMs) || warmupMs < 0 || warmupMs > 600_000) throw new UsageError(`--warmup-ms wants a whole number of ms from 0 to 600000, not ${String(args["warmup-ms"])}\n`);
   const quick = args["quick"] === true;
   const profileDir = typeof args["profile-leader"] === "string" ? path.resolve(args["profile-leader"]) : null;
   const parentDir = typeof args["dir"] === "string" ? path.resolve(args["dir"]) : os.tmpdir();
@@ -223,7 +256,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     for (const group of groups) {
       const nodeFlags = profileDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir];
-      scenarios.push(...(await runGroup(group, floors, parentDir, view, counter, { nodeFlags, graceful: profileDir !== null, earlier: scenarios, progress, leaderPids, connectionPerClient: args["connection-per-client"] === true })));
+      scenarios.push(...(await runGroup(group, floors, parentDir, view, counter, { nodeFlags, graceful: profileDir !== null, earlier: scenarios, progress, leaderPids, connectionPerClient: args["connection-per-client"] === true, warmupMs })));
     }
   } finally {
     view.stop();
@@ -267,7 +300,21 @@ function writeOutputs(file: string, report: BenchReport): void {
   process.stdout.write(`wrote ${file} and ${svg}\n`);
 }
 
+/** The flags, from this file's header comment (one place to keep them). */
+function usage(): string {
+  const source = fs.readFileSync(__filename, "utf8");
+  const header = /\/\*\*\n([\s\S]*?)\*\//.exec(source)?.[1] ?? "";
+  return `${header.split("\n").map((line) => line.replace(/^ \* ?/, "")).join("\n").trim()}\n`;
+}
+
+class UsageError extends Error {}
+
 main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`bench: ${error.message}`);
+    process.exitCode = 2;
+    return;
+  }
   process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exitCode = 1;
 });
