@@ -3,7 +3,7 @@
 // leaving the current state untouched.
 import t from "tap";
 import { encodeCommand } from "../../src/queue/command-codec";
-import { crc32c } from "../../src/queue/crc32c";
+import { CRC32C_START, crc32c, crc32cFinish, crc32cUpdate } from "../../src/queue/crc32c";
 import { QueueStateMachine } from "../../src/queue/state-machine";
 import { RaftmqError } from "../../src/util/errors";
 import { SeededRng } from "../../src/util/rng";
@@ -52,6 +52,28 @@ function restoreCode(machine: QueueStateMachine, bytes: Uint8Array): string {
 t.test("crc32c check value", async (t) => {
   t.equal(crc32c(new TextEncoder().encode("123456789")), 0xe3069283);
   t.equal(crc32c(new Uint8Array(0)), 0);
+});
+
+t.test("crc32c (sliced) equals the bit-at-a-time definition at every offset, length and split", async (t) => {
+  const reference = (bytes: Uint8Array): number => {
+    let crc = 0xffffffff;
+    for (const byte of bytes) {
+      crc ^= byte;
+      for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+    }
+    return (crc ^ 0xffffffff) >>> 0;
+  };
+  const data = new Uint8Array(97).map((_, i) => (i * 131 + 7) & 0xff);
+  const wrong: string[] = [];
+  for (let start = 0; start < 12; start++) {
+    for (let end = start; end <= data.length; end++) {
+      const want = reference(data.subarray(start, end));
+      if (crc32c(data, start, end) !== want) wrong.push(`[${start}, ${end})`);
+      const split = start + ((end - start) >> 1);
+      if (crc32cFinish(crc32cUpdate(crc32cUpdate(CRC32C_START, data, start, split), data, split, end)) !== want) wrong.push(`[${start}, ${split}, ${end})`);
+    }
+  }
+  t.same(wrong, []);
 });
 
 t.test("round trip: same bytes, same reads, same stats", async (t) => {
