@@ -2,6 +2,8 @@
  * Wire benchmark (not a test: it prints figures and never fails on them).
  *
  *   1. codec:     frames/s of encodeBody+encodeFrame and FrameDecoder.push+decodeBody, in process;
+ *                 for raft messages also from and to the core's RaftMessage (raft-convert.ts), as
+ *                 raftd sends and receives them;
  *   2. rpc:       request/response round trips/s over one loopback connection, one at a time,
  *                 through two ConnectionManagers, beside a bare node:net echo of the same bytes;
  *   3. pipelined: one-way frames/s over one loopback connection, beside bare node:net writes of
@@ -18,6 +20,8 @@ import { SeededRng } from "../../src/util/rng";
 import { decodeBody, encodeBody, isKnownTypeCode, typeCodeOf, type WireMessage } from "../../src/wire/codec";
 import { clusterTagOf, encodeFrame, FrameDecoder, frameBytesMaxDefault } from "../../src/wire/frame";
 import { ConnectionManager } from "../../src/wire/manager";
+import { raftFromWire, raftToWire, type RaftWireMessage } from "../../src/wire/raft-convert";
+import type { RaftMessage } from "../../src/raft/types";
 
 export interface WireBenchResult {
   codec: Array<{ message: string; frameBytes: number; encodeFramesPerSec: number; decodeFramesPerSec: number }>;
@@ -37,14 +41,28 @@ function sampleMessages(): Array<{ name: string; message: WireMessage }> {
   ];
 }
 
+/** Raft messages as the core hands them to raftd's transport (entries carry 128 B of data). */
+function sampleRaftMessages(): Array<{ name: string; message: RaftMessage }> {
+  const entries = Array.from({ length: 64 }, (_, i) => ({ index: 1000 + i, term: 7, kind: "normal" as const, data: new Uint8Array(128).fill(i) }));
+  return [
+    { name: "AppendEntriesResponse (raft)", message: { type: "AppendEntriesResponse", from: "127.0.0.1:7002", to: "127.0.0.1:7001", term: 7, success: true, matchIndex: 1063, conflictIndex: 0, conflictTerm: 0, readContext: 0 } },
+    { name: "AppendEntries 64x128 B (raft)", message: { type: "AppendEntries", from: "127.0.0.1:7001", to: "127.0.0.1:7002", term: 7, prevLogIndex: 999, prevLogTerm: 7, entries, leaderCommit: 998, readContext: 0 } },
+  ];
+}
+
 function benchCodec(iterations: number): WireBenchResult["codec"] {
   const clusterTag = clusterTagOf(clusterId);
   const results: WireBenchResult["codec"] = [];
-  for (const { name, message } of sampleMessages()) {
+  const samples: Array<{ name: string; message: WireMessage; raft?: RaftMessage }> = [
+    ...sampleMessages(),
+    ...sampleRaftMessages().map(({ name, message }) => ({ name, message: raftToWire(message), raft: message })),
+  ];
+  for (const { name, message, raft } of samples) {
     const typeCode = typeCodeOf(message.type);
+    const toWire = (): WireMessage => (raft === undefined ? message : raftToWire(raft));
     let frame: Buffer = Buffer.alloc(0);
     const encodeStart = performance.now();
-    for (let i = 0; i < iterations; i++) frame = encodeFrame({ typeCode, flags: 0, clusterTag, seq: i + 1, requestId: 0 }, encodeBody(message));
+    for (let i = 0; i < iterations; i++) frame = encodeFrame({ typeCode, flags: 0, clusterTag, seq: i + 1, requestId: 0 }, encodeBody(toWire()));
     const encodeMs = performance.now() - encodeStart;
     const stream = Buffer.concat(Array.from({ length: 256 }, () => frame));
     const decoder = new FrameDecoder({ frameBytesMax: frameBytesMaxDefault, clusterTag, isKnownType: isKnownTypeCode });
@@ -52,7 +70,8 @@ function benchCodec(iterations: number): WireBenchResult["codec"] {
     const decodeStart = performance.now();
     while (decoded < iterations) {
       for (const f of decoder.push(stream).frames) {
-        decodeBody(f.typeCode, f.payload);
+        const body = decodeBody(f.typeCode, f.payload);
+        if (raft !== undefined) raftFromWire(body as RaftWireMessage);
         decoded++;
       }
     }
