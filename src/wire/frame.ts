@@ -249,32 +249,36 @@ export class FrameDecoder {
     return offset;
   }
 
+  /** A failed check; its details (and the object holding them) are built only here, not per frame. */
+  private refused(code: Parameters<typeof wireError>[0], message: string, details: Record<string, unknown> = {}): HeaderCheck {
+    return { ok: false, error: wireError(code, message, { streamOffsetBytes: this.streamOffsetBytes, ...details }) };
+  }
+
   private checkHeader(bytes: Uint8Array, at: number): HeaderCheck {
     const view = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const where = { streamOffsetBytes: this.streamOffsetBytes };
     const magic = view.readUInt32BE(at);
-    if (magic !== frameMagic) return { ok: false, error: wireError("WIRE_BAD_MAGIC", "bad frame magic", { ...where, magic }) };
+    if (magic !== frameMagic) return this.refused("WIRE_BAD_MAGIC", "bad frame magic", { magic });
     const headerCrc = view.readUInt32BE(at + 32);
     if (crc32(view, at, at + 32) !== headerCrc) {
-      return { ok: false, error: wireError("WIRE_HEADER_CHECKSUM", "frame header checksum mismatch", where) };
+      return this.refused("WIRE_HEADER_CHECKSUM", "frame header checksum mismatch");
     }
     const version = view.readUInt8(at + 4);
-    if (version !== frameVersion) return { ok: false, error: wireError("WIRE_BAD_VERSION", "unsupported frame version", { ...where, version }) };
+    if (version !== frameVersion) return this.refused("WIRE_BAD_VERSION", "unsupported frame version", { version });
     const flags = view.readUInt16BE(at + 6);
-    if ((flags & ~frameFlagsKnown) !== 0) return { ok: false, error: wireError("WIRE_DECODE", "unknown frame flags", { ...where, flags }) };
+    if ((flags & ~frameFlagsKnown) !== 0) return this.refused("WIRE_DECODE", "unknown frame flags", { flags });
     const clusterTag = view.readUInt32BE(at + 12);
     const tagOk = clusterTag === this.options.clusterTag || (clusterTag === 0 && this.options.acceptAnonymous === true) || this.options.acceptAnyCluster === true;
     if (!tagOk) {
-      return { ok: false, error: wireError("WIRE_CLUSTER_MISMATCH", "frame from another cluster", { ...where, clusterTag }) };
+      return this.refused("WIRE_CLUSTER_MISMATCH", "frame from another cluster", { clusterTag });
     }
     const payloadBytes = view.readUInt32BE(at + 8);
     if (payloadBytes > this.options.frameBytesMax - frameHeaderBytes) {
-      return { ok: false, error: wireError("WIRE_FRAME_TOO_LARGE", "frame larger than frameBytesMax", { ...where, payloadBytes, frameBytesMax: this.options.frameBytesMax }) };
+      return this.refused("WIRE_FRAME_TOO_LARGE", "frame larger than frameBytesMax", { payloadBytes, frameBytesMax: this.options.frameBytesMax });
     }
     const typeCode = view.readUInt8(at + 5);
-    if (!this.options.isKnownType(typeCode)) return { ok: false, error: wireError("WIRE_UNKNOWN_TYPE", "unknown frame type", { ...where, typeCode }) };
+    if (!this.options.isKnownType(typeCode)) return this.refused("WIRE_UNKNOWN_TYPE", "unknown frame type", { typeCode });
     const seqHigh = view.readUInt32BE(at + 16);
-    if (seqHigh > seqSafeHighMax) return { ok: false, error: wireError("WIRE_DECODE", "frame seq beyond 2^53", where) };
+    if (seqHigh > seqSafeHighMax) return this.refused("WIRE_DECODE", "frame seq beyond 2^53");
     const seq = seqHigh * 2 ** 32 + view.readUInt32BE(at + 20);
     const requestId = view.readUInt32BE(at + 24);
     const payloadCrc = view.readUInt32BE(at + 28);
