@@ -1,21 +1,36 @@
 /**
- * Bounds-checked byte reading and writing for the command and snapshot codecs.
+ * Byte helpers for the command and snapshot codecs.
  *
  * Contract: ByteReader checks every length before reading and reports malformed input as a
  * RaftmqError with the code given at construction (BAD_REQUEST for commands, SNAPSHOT_CORRUPT for
  * snapshots); it never reads past the end and never trusts a length it has not checked.
- * ByteWriter writes into a buffer of exactly the precomputed size; writing past it, or finishing
- * short of it, is a bug in our size arithmetic and fails an assertion.
+ * u32At/putU32/putU64 are the unchecked big-endian accessors for callers that checked the bounds.
  * Integers are big-endian; u64 fields carry JavaScript safe integers (< 2^53) only.
  */
-import { assert } from "../util/assert";
 import { ErrorCode, RaftmqError } from "../util/errors";
 
-const TWO_POW_32 = 0x100000000;
+export const TWO_POW_32 = 0x100000000;
 /** Largest high word of a safe integer: (2^53 - 1) >>> 32. */
-const SAFE_HIGH_MAX = 0x1fffff;
+export const SAFE_HIGH_MAX = 0x1fffff;
 
-const utf8Encoder = new TextEncoder();
+/** The big-endian u32 at bytes[at]; the caller checked that 4 bytes are there. */
+export function u32At(bytes: Uint8Array, at: number): number {
+  return bytes[at]! * 0x1000000 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
+}
+
+/** Writes `value` (a u32) big-endian at bytes[at]; the caller checked the room. */
+export function putU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 24;
+  bytes[at + 1] = (value >>> 16) & 0xff;
+  bytes[at + 2] = (value >>> 8) & 0xff;
+  bytes[at + 3] = value & 0xff;
+}
+
+/** Writes `value` (a non-negative safe integer) big-endian at bytes[at]; the caller checked it and the room. */
+export function putU64(bytes: Uint8Array, at: number, value: number): void {
+  putU32(bytes, at, Math.floor(value / TWO_POW_32));
+  putU32(bytes, at + 4, value >>> 0);
+}
 // fatal: reject invalid UTF-8 instead of substituting U+FFFD; ignoreBOM: keep a leading U+FEFF
 // as part of the value (the default would silently strip it and change the value).
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -36,62 +51,6 @@ export function utf8ByteLength(text: string): number {
     else byteCount += 3;
   }
   return byteCount;
-}
-
-export class ByteWriter {
-  private offset = 0;
-  private readonly view: DataView;
-
-  constructor(readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  get position(): number {
-    return this.offset;
-  }
-
-  private reserve(byteCount: number): number {
-    assert(this.offset + byteCount <= this.bytes.length, "ByteWriter: write past the precomputed size");
-    const at = this.offset;
-    this.offset += byteCount;
-    return at;
-  }
-
-  u8(value: number): void {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xff, "u8 out of range");
-    this.view.setUint8(this.reserve(1), value);
-  }
-
-  u16(value: number): void {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xffff, "u16 out of range");
-    this.view.setUint16(this.reserve(2), value);
-  }
-
-  u32(value: number): void {
-    assert(Number.isInteger(value) && value >= 0 && value < TWO_POW_32, "u32 out of range");
-    this.view.setUint32(this.reserve(4), value);
-  }
-
-  u64(value: number): void {
-    assert(Number.isSafeInteger(value) && value >= 0, "u64 must be a non-negative safe integer");
-    const at = this.reserve(8);
-    this.view.setUint32(at, Math.floor(value / TWO_POW_32));
-    this.view.setUint32(at + 4, value >>> 0);
-  }
-
-  /** Writes `text` whose UTF-8 length the caller computed as `byteLength`. */
-  utf8(text: string, byteLength: number): void {
-    const at = this.reserve(byteLength);
-    const { read, written } = utf8Encoder.encodeInto(text, this.bytes.subarray(at, at + byteLength));
-    assert(written === byteLength, "utf8: precomputed byte length matches the encoding");
-    assert(read === text.length, "utf8: whole string encoded");
-  }
-
-  /** Asserts the precomputed size was used exactly. */
-  finish(): Uint8Array {
-    assert(this.offset === this.bytes.length, "ByteWriter: size arithmetic matches bytes written");
-    return this.bytes;
-  }
 }
 
 export class ByteReader {

@@ -25,7 +25,7 @@
 import { isUtf8 } from "node:buffer";
 import { assert } from "../util/assert";
 import { isRaftmqError, RaftmqError } from "../util/errors";
-import { ByteReader, utf8ByteLength } from "./bytes";
+import { ByteReader, putU32, putU64, SAFE_HIGH_MAX, TWO_POW_32, u32At, utf8ByteLength } from "./bytes";
 import { CLIENT_ID_BYTES_MAX, QUEUE_NAME_BYTES_MAX, QueueLimits, VALUE_BYTES_LIMIT } from "./limits";
 import { QueueCommand, QueueOp } from "./types";
 
@@ -34,9 +34,6 @@ const OP_ENQUEUE = 1;
 const OP_DEQUEUE = 2;
 const FIXED_BYTES = 1 + 1 + 8 + 8 + 1 + 1;
 const VALUE_LENGTH_BYTES = 4;
-const TWO_POW_32 = 0x100000000;
-/** Largest high word of a safe integer: (2^53 - 1) >>> 32. */
-const SAFE_HIGH_MAX = 0x1fffff;
 
 /** Largest encoded command for a given value limit (for checks against entry and frame limits). */
 export function commandBytesMax(valueBytesMax: number): number {
@@ -152,18 +149,6 @@ function commandBytes(byteCount: number): Uint8Array {
 
 const utf8Encoder = new TextEncoder();
 
-function writeU32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 24;
-  bytes[at + 1] = (value >>> 16) & 0xff;
-  bytes[at + 2] = (value >>> 8) & 0xff;
-  bytes[at + 3] = value & 0xff;
-}
-
-function writeU64(bytes: Uint8Array, at: number, value: number): void {
-  writeU32(bytes, at, Math.floor(value / TWO_POW_32));
-  writeU32(bytes, at + 4, value >>> 0);
-}
-
 /** ASCII text (checked by checkShape), one byte per character. */
 function writeAscii(bytes: Uint8Array, at: number, text: string): void {
   for (let i = 0; i < text.length; i++) bytes[at + i] = text.charCodeAt(i);
@@ -178,8 +163,8 @@ function encodeChecked(command: QueueCommand, valueBytes: number): Uint8Array {
   const bytes = commandBytes(byteCount);
   bytes[0] = COMMAND_FORMAT_VERSION;
   bytes[1] = enqueue ? OP_ENQUEUE : OP_DEQUEUE;
-  writeU64(bytes, 2, command.seq);
-  writeU64(bytes, 10, command.proposedAtMs);
+  putU64(bytes, 2, command.seq);
+  putU64(bytes, 10, command.proposedAtMs);
   let at = 18;
   bytes[at] = clientId.length;
   writeAscii(bytes, at + 1, clientId);
@@ -188,7 +173,7 @@ function encodeChecked(command: QueueCommand, valueBytes: number): Uint8Array {
   writeAscii(bytes, at + 1, queue);
   at += 1 + queue.length;
   if (command.op === "enqueue") {
-    writeU32(bytes, at, valueBytes);
+    putU32(bytes, at, valueBytes);
     at += VALUE_LENGTH_BYTES;
     const value = command.value;
     if (valueBytes === value.length) {
@@ -205,7 +190,7 @@ function encodeChecked(command: QueueCommand, valueBytes: number): Uint8Array {
 
 /**
  * What apply() needs of a command, decoded without exceptions or copies: `value` is a view of
- * the entry's UTF-8 bytes (checked valid), for a dequeue an empty view. null: malformed, exactly
+ * the entry's UTF-8 bytes (checked valid), for a dequeue an empty array. null: malformed, exactly
  * when decodeCommandResult() says BAD_REQUEST (test/queue/command-codec.test.ts compares them).
  */
 export interface ApplyCommand {
@@ -217,9 +202,8 @@ export interface ApplyCommand {
   value: Uint8Array;
 }
 
-function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!;
-}
+/** A dequeue's value: shared, never written. */
+const NO_VALUE = new Uint8Array(0);
 
 /** An ASCII field of `length` bytes at `at`, or null if a byte is not `allowed`. */
 function asciiField(bytes: Uint8Array, at: number, length: number, allowed: (b: number) => boolean): string | null {
@@ -232,12 +216,12 @@ export function decodeForApply(bytes: Uint8Array): ApplyCommand | null {
   if (end < FIXED_BYTES + 2 || bytes[0] !== COMMAND_FORMAT_VERSION) return null;
   const opCode = bytes[1];
   if (opCode !== OP_ENQUEUE && opCode !== OP_DEQUEUE) return null;
-  const seqHigh = readU32(bytes, 2);
-  const atHigh = readU32(bytes, 10);
+  const seqHigh = u32At(bytes, 2);
+  const atHigh = u32At(bytes, 10);
   if (seqHigh > SAFE_HIGH_MAX || atHigh > SAFE_HIGH_MAX) return null;
-  const seq = seqHigh * TWO_POW_32 + readU32(bytes, 6);
+  const seq = seqHigh * TWO_POW_32 + u32At(bytes, 6);
   if (seq < 1) return null;
-  const proposedAtMs = atHigh * TWO_POW_32 + readU32(bytes, 14);
+  const proposedAtMs = atHigh * TWO_POW_32 + u32At(bytes, 14);
   let at = 18;
   const clientIdLength = bytes[at]!;
   if (clientIdLength < 1 || clientIdLength > CLIENT_ID_BYTES_MAX || at + 1 + clientIdLength + 1 > end) return null;
@@ -251,10 +235,10 @@ export function decodeForApply(bytes: Uint8Array): ApplyCommand | null {
   at += 1 + queueLength;
   if (opCode === OP_DEQUEUE) {
     if (at !== end) return null;
-    return { op: "dequeue", queue, clientId, seq, proposedAtMs, value: bytes.subarray(at, at) };
+    return { op: "dequeue", queue, clientId, seq, proposedAtMs, value: NO_VALUE };
   }
   if (at + VALUE_LENGTH_BYTES > end) return null;
-  const valueBytes = readU32(bytes, at);
+  const valueBytes = u32At(bytes, at);
   at += VALUE_LENGTH_BYTES;
   if (valueBytes > VALUE_BYTES_LIMIT || at + valueBytes !== end) return null;
   const value = bytes.subarray(at, end);

@@ -17,6 +17,7 @@
  */
 import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
+import { SAFE_HIGH_MAX, TWO_POW_32, u32At } from "./bytes";
 import { validateClientId, validateQueueName } from "./command-codec";
 import { CRC32C_START, crc32cFinish, crc32cUpdate } from "./crc32c";
 import { Fifo } from "./fifo";
@@ -34,19 +35,12 @@ import {
 } from "./snapshot-format";
 import type { ApplyResult } from "./types";
 
-const TWO_POW_32 = 0x100000000;
-/** Largest high word of a safe integer: (2^53 - 1) >>> 32. */
-const SAFE_HIGH_MAX = 0x1fffff;
 /** Bytes skipped per step when the limits differ and only the checksum is still read. */
 const SKIP_BYTES = 64 * 1024;
 // fatal: reject invalid UTF-8; ignoreBOM: keep a leading U+FEFF as part of the value.
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 type Parser = Generator<number, QueueState, Uint8Array>;
-
-function u32At(bytes: Uint8Array, at: number): number {
-  return bytes[at]! * 0x1000000 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
-}
 
 export class SnapshotDecoder {
   private readonly parser: Parser;

@@ -9,6 +9,7 @@
  * straddles two chunks (queued values are copied from the fifo's UTF-8 arena as they are).
  */
 import { assert } from "../util/assert";
+import { TWO_POW_32 } from "./bytes";
 import { CRC32C_START, crc32cFinish, crc32cUpdate } from "./crc32c";
 import type { QueueLimits } from "./limits";
 import type { SnapshotView } from "./queue-state";
@@ -24,7 +25,6 @@ import {
   snapshotLimitValues,
 } from "./snapshot-format";
 
-const TWO_POW_32 = 0x100000000;
 const utf8Encoder = new TextEncoder();
 
 /** Writes fields into fixed-size chunks; completed chunks wait in `completed` until taken. */
