@@ -117,8 +117,9 @@ export class ClientService {
   // ---------------------------------------------------------------- queue commands
 
   /**
-   * Not an async function on purpose: per command, an async frame and its await cost the leader
-   * about a sixth of everything it allocated (sampled with HeapProfiler at c64). It throws
+   * Not an async function on purpose: as one, execute() itself was 13.5% of the bytes the leader
+   * allocated at c64 (HeapProfiler sampling); without the async frames of dispatch() and
+   * execute() the leader allocates about 6.2 instead of 7.0 KB per command. It throws
    * RaftmqError for what it refuses at once (handle() turns that into a rejection).
    */
   private execute(request: ExecuteRequest, from: string): Promise<WireMessage> {
