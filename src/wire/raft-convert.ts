@@ -72,8 +72,8 @@ export function snapshotMetaFromWire(meta: WireSnapshotMeta | null | undefined):
 /*
  * Both directions spell every field out. An object literal that starts with a spread and adds
  * properties after it (`{ ...base, x }`) took about 6 us per call on node 20 here, against
- * 0.03 us for the same literal written out (a standalone loop of 2M calls): with one such literal
- * per raft message sent, it was a tenth of a follower's time in its ack path.
+ * 0.03 us for the same literal written out (a standalone loop of 2M calls). raftToWire built one
+ * per raft message sent: 2.5% of a follower's busy time at c64, for one ack per round.
  */
 export function raftToWire(message: RaftMessage): WireMessage {
   const from = message.from;
