@@ -9,10 +9,10 @@
  * kept as UTF-8 bytes in one byte arena per chunk, not as JavaScript strings: a 64 B value costs
  * 64 + 16 bytes (offset, length, log index) instead of a string object (~80 B for 64 ASCII
  * chars, twice that for non-Latin-1 text) plus a pointer, and the bytes live outside the garbage
- * collected heap, which then stays small (1M queued 64 B messages: bench/README.md). A value is
- * encoded once at push and decoded when it is read (peekValue, forEach). Chunks grow from 8
- * slots to CHUNK_SLOTS_MAX so that the many small queues stay small and big ones pay one chunk
- * header per 1024 messages; a chunk's arena doubles as values arrive and is freed with the chunk
+ * collected heap, which then stays small (1M queued 64 B messages: bench/README.md). A value
+ * arrives as UTF-8 (the command's bytes) and is decoded when it is read (peekValue, forEach).
+ * Chunks grow from 8 slots to CHUNK_SLOTS_MAX so that the many small queues stay small and big
+ * ones pay one chunk header per 1024 messages; a chunk's arena doubles as values arrive and is freed with the chunk
  * once every message in it is dropped.
  */
 import { assert } from "../util/assert";
@@ -24,7 +24,6 @@ const ARENA_BYTES_PER_SLOT = 64;
 /** A chunk holding values takes no more once its arena would pass this (one value may). */
 const ARENA_BYTES_MAX = 1024 * 1024;
 
-const encoder = new TextEncoder();
 // ignoreBOM: a value that starts with U+FEFF keeps it.
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -83,13 +82,10 @@ export class Fifo {
     return this.valueBytesSum;
   }
 
-  push(value: string, valueBytes: number, index: number): void {
-    const arena = this.append(valueBytes, index);
-    const { written } = encoder.encodeInto(value, arena);
-    assert(written === valueBytes, "fifo: value's UTF-8 length matches the caller's");
-  }
-
-  /** push() of a value already in UTF-8 (an applied command, a snapshot being restored): its bytes are copied. */
+  /**
+   * Appends a message whose value is already UTF-8 (an applied command's bytes, a snapshot being
+   * restored); the bytes are copied into the tail chunk's arena.
+   */
   pushUtf8(value: Uint8Array, index: number): void {
     this.append(value.length, index).set(value);
   }
