@@ -232,26 +232,19 @@ function writeAllSync(fd: number, bytes: Uint8Array, position: number): void {
 
 let temporaryCounter = 0;
 
-function fsyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsFsync(fd, (error) => (error === null ? resolve() : reject(error))));
-}
-
-function fdatasyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsFdatasync(fd, (error) => (error === null ? resolve() : reject(error))));
+/** fsync, fdatasync or close of a plain descriptor (the callback API), as a promise. */
+function onFd(call: (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void, fd: number): Promise<void> {
+  return new Promise((resolve, reject) => call(fd, (error) => (error === null ? resolve() : reject(error))));
 }
 
 /**
  * write() flushes the file every this many bytes instead of leaving all of it to the fsync in
- * finish(): one flush of a 72 MiB snapshot keeps the disk busy for about 120 ms here, and every
- * WAL write of this node (and of the others sharing the disk) waits behind it; flushes of 4 MiB
- * take about 10 ms each and WAL writes slip in between (RocksDB's bytes_per_sync, for the same
- * reason).
+ * finish(): one flush of a 72 MiB snapshot kept this disk busy for 123 ms (a node loop of 72 x
+ * 1 MiB writes), and every WAL write of this node and of the others sharing the disk waits behind
+ * it; 4 MiB flushes took at most 9 ms each, and WAL writes slip in between (RocksDB's
+ * bytes_per_sync, for the same reason).
  */
 export const SNAPSHOT_SYNC_EVERY_BYTES = 4 * 1024 * 1024;
-
-function closeAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsClose(fd, (error) => (error === null ? resolve() : reject(error))));
-}
 
 /**
  * Writes one snapshot file. It works on a plain file descriptor so that a receiver can create
@@ -320,7 +313,7 @@ export class SnapshotWriter {
       }
       this.wrote(fresh);
       if (this.options.fsync && this.bytesDone - this.bytesSynced >= SNAPSHOT_SYNC_EVERY_BYTES) {
-        await fdatasyncAsync(this.fd);
+        await onFd(fsFdatasync, this.fd);
         this.options.stats.fsyncs += 1;
         this.bytesSynced = this.bytesDone;
       }
@@ -378,11 +371,11 @@ export class SnapshotWriter {
       let done = 0;
       while (done < head.length) done += await writeAt(this.fd, head, done, head.length - done, done);
       if (this.options.fsync) {
-        await fsyncAsync(this.fd);
+        await onFd(fsFsync, this.fd);
         this.options.stats.fsyncs += 1;
       }
     } finally {
-      await closeAsync(this.fd);
+      await onFd(fsClose, this.fd);
     }
     await rename(this.tempPath, path.join(this.options.dir, this.name));
     if (this.options.fsync) {
@@ -399,7 +392,7 @@ export class SnapshotWriter {
   async abort(): Promise<void> {
     if (this.state !== "open") return;
     this.state = "aborted";
-    await closeAsync(this.fd);
+    await onFd(fsClose, this.fd);
     await unlink(this.tempPath);
   }
 }
