@@ -7,8 +7,9 @@
  *
  * Contract: push and shift are O(1) (no Array.shift, no copying of other messages). Values are
  * kept as UTF-8 bytes in one byte arena per chunk, not as JavaScript strings: a 64 B value costs
- * 64 + 16 bytes (offset, length, log index) instead of a string object (~80 B for 64 ASCII
- * chars, twice that for non-Latin-1 text) plus a pointer, and the bytes live outside the garbage
+ * 64 + 8 bytes (where it ends in the arena, its log index relative to the chunk's first) instead
+ * of a string object (~80 B for 64 ASCII chars, twice that for non-Latin-1 text) plus a pointer,
+ * and the bytes live outside the garbage
  * collected heap, which then stays small (1M queued 64 B messages: bench/README.md). A value
  * arrives as UTF-8 (the command's bytes) and is decoded when it is read (peekValue, forEach).
  * Chunks grow from 8 slots to CHUNK_SLOTS_MAX so that the many small queues stay small and big
@@ -27,11 +28,18 @@ const ARENA_BYTES_MAX = 1024 * 1024;
 // ignoreBOM: a value that starts with U+FEFF keeps it.
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
+/** Largest log index distance a chunk stores from its first message's (a Uint32Array element). */
+const INDEX_DELTA_MAX = 0xffff_ffff;
+
 class Chunk {
-  /** Byte offset of each slot's value in `arena`. */
-  readonly starts: Uint32Array;
-  readonly valueBytes: Uint32Array;
-  readonly indexes: Float64Array;
+  /**
+   * Where each slot's value ends in `arena`; it starts where the previous slot's ends (values are
+   * appended in slot order), so a slot costs 4 bytes of offsets instead of 8 (start, length).
+   */
+  readonly ends: Uint32Array;
+  /** Each slot's log index minus `baseIndex` (the first slot's): 4 bytes instead of a float64. */
+  readonly indexDeltas: Uint32Array;
+  baseIndex = 0;
   arena: Uint8Array;
   /** Invariant: bytes of `arena` in use (values of slots written so far). */
   arenaUsed = 0;
@@ -40,27 +48,50 @@ class Chunk {
   next: Chunk | null = null;
 
   constructor(readonly capacity: number) {
-    this.starts = new Uint32Array(capacity);
-    this.valueBytes = new Uint32Array(capacity);
-    this.indexes = new Float64Array(capacity);
+    this.ends = new Uint32Array(capacity);
+    this.indexDeltas = new Uint32Array(capacity);
     this.arena = new Uint8Array(capacity * ARENA_BYTES_PER_SLOT);
   }
 
-  /** Room for `byteCount` more bytes at the end of the arena (growing it); returns its offset. */
-  reserve(byteCount: number): number {
+  /** Whether a message with log index `index` may take this chunk's next slot. */
+  takes(index: number): boolean {
+    if (this.slotsUsed === this.capacity) return false;
+    if (this.slotsUsed === 0) return true;
+    const delta = index - this.baseIndex;
+    return delta >= 0 && delta <= INDEX_DELTA_MAX;
+  }
+
+  /** Writes the next slot: `valueBytes` more arena bytes (growing it); returns their offset. */
+  add(valueBytes: number, index: number): number {
+    const slot = this.slotsUsed++;
+    if (slot === 0) this.baseIndex = index;
     const start = this.arenaUsed;
-    if (start + byteCount > this.arena.length) {
-      const grown = new Uint8Array(Math.max(Math.min(this.arena.length * 2, ARENA_BYTES_MAX), start + byteCount));
+    const end = start + valueBytes;
+    if (end > this.arena.length) {
+      const grown = new Uint8Array(Math.max(Math.min(this.arena.length * 2, ARENA_BYTES_MAX), end));
       grown.set(this.arena.subarray(0, start));
       this.arena = grown;
     }
-    this.arenaUsed = start + byteCount;
+    this.arenaUsed = end;
+    this.ends[slot] = end;
+    this.indexDeltas[slot] = index - this.baseIndex;
     return start;
   }
 
+  start(slot: number): number {
+    return slot === 0 ? 0 : this.ends[slot - 1]!;
+  }
+
+  valueBytes(slot: number): number {
+    return this.ends[slot]! - this.start(slot);
+  }
+
+  index(slot: number): number {
+    return this.baseIndex + this.indexDeltas[slot]!;
+  }
+
   value(slot: number): string {
-    const start = this.starts[slot]!;
-    return decoder.decode(this.arena.subarray(start, start + this.valueBytes[slot]!));
+    return decoder.decode(this.arena.subarray(this.start(slot), this.ends[slot]!));
   }
 }
 
@@ -92,18 +123,13 @@ export class Fifo {
 
   /** Takes a slot for a message of `valueBytes` and returns the arena bytes its value goes in. */
   private append(valueBytes: number, index: number): Uint8Array {
-    const used = this.tail.slotsUsed;
-    if (used === this.tail.capacity || (used > 0 && this.tail.arenaUsed + valueBytes > ARENA_BYTES_MAX)) {
-      const chunk = new Chunk(Math.min(this.tail.capacity * 2, CHUNK_SLOTS_MAX));
-      this.tail.next = chunk;
-      this.tail = chunk;
+    let tail = this.tail;
+    if (!tail.takes(index) || (tail.slotsUsed > 0 && tail.arenaUsed + valueBytes > ARENA_BYTES_MAX)) {
+      tail = new Chunk(Math.min(tail.capacity * 2, CHUNK_SLOTS_MAX));
+      this.tail.next = tail;
+      this.tail = tail;
     }
-    const tail = this.tail;
-    const slot = tail.slotsUsed++;
-    const start = tail.reserve(valueBytes);
-    tail.starts[slot] = start;
-    tail.valueBytes[slot] = valueBytes;
-    tail.indexes[slot] = index;
+    const start = tail.add(valueBytes, index);
     this.messageCount += 1;
     this.valueBytesSum += valueBytes;
     return tail.arena.subarray(start, start + valueBytes);
@@ -117,18 +143,18 @@ export class Fifo {
 
   peekIndex(): number {
     assert(this.messageCount > 0, "peekIndex on an empty fifo");
-    return this.head.indexes[this.headSlot]!;
+    return this.head.index(this.headSlot);
   }
 
   peekValueBytes(): number {
     assert(this.messageCount > 0, "peekValueBytes on an empty fifo");
-    return this.head.valueBytes[this.headSlot]!;
+    return this.head.valueBytes(this.headSlot);
   }
 
   /** Drops the oldest message (read it with the peek methods first). */
   drop(): void {
     assert(this.messageCount > 0, "drop on an empty fifo");
-    this.valueBytesSum -= this.head.valueBytes[this.headSlot]!;
+    this.valueBytesSum -= this.head.valueBytes(this.headSlot);
     this.headSlot += 1;
     this.messageCount -= 1;
     if (this.messageCount === 0) {
@@ -207,8 +233,8 @@ export class FifoCursor {
     }
     this.current = chunk;
     this.currentSlot = this.slot;
-    this.valueBytes = chunk.valueBytes[this.slot]!;
-    this.index = chunk.indexes[this.slot]!;
+    this.valueBytes = chunk.valueBytes(this.slot);
+    this.index = chunk.index(this.slot);
     this.slot += 1;
     this.remaining -= 1;
     return true;
@@ -223,7 +249,7 @@ export class FifoCursor {
   utf8(): Uint8Array {
     const chunk = this.current;
     assert(chunk !== null, "utf8() after next()");
-    const start = chunk.starts[this.currentSlot]!;
+    const start = chunk.start(this.currentSlot);
     return chunk.arena.subarray(start, start + this.valueBytes);
   }
 }

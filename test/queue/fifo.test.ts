@@ -63,3 +63,22 @@ t.test("a drained fifo starts over and keeps order", async (t) => {
   t.equal(fifo.peekValue(), "after");
   t.equal(fifo.peekIndex(), 21);
 });
+
+// A chunk keeps each message's log index as a 32-bit distance from its first message's. A queue
+// that sees one message in billions of log entries, or indexes that do not grow (a caller's bug
+// would be the only way), must still read back exactly what went in: such a message opens a
+// new chunk instead of wrapping the distance.
+t.test("log indexes far apart or not growing read back exactly", async (t) => {
+  const fifo = new Fifo();
+  const indexes = [5, 5 + 0xffff_ffff, 6 + 0xffff_ffff, 2 ** 53 - 1, 7, 7, 2 ** 40];
+  indexes.forEach((index, i) => fifo.pushUtf8(utf8(`m${i}`), index));
+  const walked: number[] = [];
+  fifo.forEach((_value, _bytes, index) => walked.push(index));
+  t.same(walked, indexes, "walk");
+  for (let i = 0; i < indexes.length; i++) {
+    t.equal(fifo.peekIndex(), indexes[i], `peekIndex of message ${i}`);
+    t.equal(fifo.peekValue(), `m${i}`, `value of message ${i}`);
+    fifo.drop();
+  }
+  t.equal(fifo.count, 0);
+});
