@@ -2,7 +2,7 @@
  * BenchCluster: real raftd processes on 127.0.0.1 for the benchmark (bench only).
  *
  * Runs the compiled daemon (`node dist/src/cli/raftd-main.js`, so `npm run build` first) with
- * default settings and --fsync always, data dirs under one temp dir. The first node bootstraps,
+ * the node flags bin/raftd uses (src/cli/node-flags.ts), default settings and --fsync always, data dirs under one temp dir. The first node bootstraps,
  * the others join it; start() returns once every node is a voter. Each node's JSON log lines
  * are parsed as they arrive: `activity` records (every 5 s: entriesPersisted, fsyncs) are kept
  * with their arrival time, `role` records tell who leads, and the last lines are kept for a
@@ -18,6 +18,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
+import { raftdNodeFlags } from "../../src/cli/node-flags";
 import { ClusterClient } from "../../src/client/cluster-client";
 import type { ConnectionManager } from "../../src/wire";
 import { SeededRng } from "../../src/util/rng";
@@ -196,7 +197,7 @@ export class BenchCluster {
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
     const dataDir = path.join(this.rootDir, `n${i + 1}`);
-    const args = [...(this.options.nodeFlags ?? []), raftdMain, "--listen", address, "--data-dir", dataDir, "--fsync", "always", "--log-level", "info"];
+    const args = [...raftdNodeFlags, ...(this.options.nodeFlags ?? []), raftdMain, "--listen", address, "--data-dir", dataDir, "--fsync", "always", "--log-level", "info"];
     if (join !== null) args.push("--join", join);
     args.push(...(this.options.raftdArgs ?? []));
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });

@@ -18,6 +18,7 @@ import readline from "node:readline";
 import { RaftmqError, isRaftmqError } from "../util/errors";
 import { parseFlags, parseLogLevel, parsePositiveInt } from "./args";
 import { formatRecord } from "./logger";
+import { raftdNodeFlags } from "./node-flags";
 
 const stopGraceMs = 5_000;
 const nodesMax = 7;
@@ -54,7 +55,7 @@ function startNode(options: ClusterOptions, port: number, join: string | null): 
   const address = `127.0.0.1:${port}`;
   const dataDir = path.join(options.dir, `node-${port}`);
   fs.mkdirSync(dataDir, { recursive: true });
-  const args = [raftdPath, "--listen", address, "--data-dir", dataDir, "--log-level", options.logLevel, "--admin", "auto"];
+  const args = [...raftdNodeFlags, raftdPath, "--listen", address, "--data-dir", dataDir, "--log-level", options.logLevel, "--admin", "auto"];
   if (join !== null) args.push("--join", join);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "1" } });
   // Children do not see our TTY, so they log JSON; we re-render each line for humans.

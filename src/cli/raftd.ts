@@ -35,6 +35,7 @@ import { FileSnapshotHost } from "../node/snapshot-host";
 import { adminAutoPortOffset, electionTicksOf, parseRaftdArgs, raftdUsage, type RaftdConfig } from "./raftd-config";
 import { startAdmin } from "../admin";
 import { createLogger } from "./logger";
+import { missingNodeFlags } from "./node-flags";
 import type bunyan from "bunyan";
 
 const joinTimeoutMs = 60_000;
@@ -166,6 +167,11 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
   }
 
   const bound = await manager.listen();
+  const missing = missingNodeFlags(process.execArgv);
+  if (missing.length > 0) {
+    // Started as `node raftd-main.js` rather than through bin/raftd: it works, with more memory.
+    logger.warn({ event: "node-flags-missing", missing }, `node runs without ${missing.join(" ")}: expect more RSS (see src/cli/node-flags.ts)`);
+  }
   logger.info(
     { event: "listening", address: id, listen: `${bound.host}:${bound.port}`, clusterId: identity.clusterId, dataDir: config.dataDir, fsync: config.fsync },
     "listening",

@@ -12,6 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import { raftdNodeFlags } from "../../src/cli/node-flags";
 
 const repoRoot = path.resolve(__dirname, "../..");
 const raftdMain = path.join(repoRoot, "src/cli/raftd-main.ts");
@@ -122,7 +123,7 @@ export class ProcessSet {
   }
 
   startRaftd(name: string, args: RaftdArgs): RaftdProcess {
-    const argv = ["--import", "tsx", raftdMain, "--listen", args.listen, "--data-dir", args.dataDir, "--log-level", "debug"];
+    const argv = [...raftdNodeFlags, "--import", "tsx", raftdMain, "--listen", args.listen, "--data-dir", args.dataDir, "--log-level", "debug"];
     if (args.advertise !== undefined) argv.push("--advertise", args.advertise);
     if (args.join !== undefined) argv.push("--join", args.join);
     argv.push(...(args.extra ?? []));
