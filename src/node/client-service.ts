@@ -22,7 +22,7 @@ import { RaftmqError, isRaftmqError } from "../util/errors";
 import type { InboundMessage, WireMessage } from "../wire";
 import type { ExecuteRequest, JoinRequest, LogEntryView, LogRequest, MemberStatus, StatusReply } from "../wire/schema.generated";
 import type { NodeLogger } from "./node-logger";
-import type { RaftNode } from "./raft-node";
+import type { ProposalCallback, ProposalOutcome, RaftNode } from "./raft-node";
 
 export const logPageEntriesMax = 10_000;
 
@@ -38,6 +38,17 @@ export interface ClientServiceOptions {
 
 const opNames = ["", "enqueue", "dequeue", "peek", "length"] as const;
 
+/** Requests (a command and its retries) that may wait for one logged command; the oldest goes first. */
+const joinedRequestsMax = 16;
+
+/** How a request is answered: (null, reply) or (error, null). */
+type Answer = (error: unknown, message: WireMessage | null) => void;
+
+interface Inflight {
+  seq: number;
+  waiting: ProposalCallback<ApplyResult>[];
+}
+
 export class ClientService {
   private readonly options: ClientServiceOptions;
   readonly stats = { requests: 0 };
@@ -48,8 +59,11 @@ export class ClientService {
    */
   requestTimer: ((kind: string) => (result: string) => void) | null = null;
 
-  /** Commands proposed and not yet applied, by client: retries join them (see proposeOnce). */
-  private readonly inflight = new Map<string, { seq: number; promise: Promise<{ index: number; result: ApplyResult | null }> }>();
+  /**
+   * Commands proposed and not yet applied, by client: retries join them (see proposeOnce). Each
+   * holds the callbacks of the requests waiting for it, at most joinedRequestsMax.
+   */
+  private readonly inflight = new Map<string, Inflight>();
 
   constructor(options: ClientServiceOptions) {
     this.options = options;
@@ -62,31 +76,36 @@ export class ClientService {
     if (reply === null) return; // one-way client frames carry nothing we act on
     this.stats.requests += 1;
     const done = this.requestTimer === null ? null : this.requestTimer(requestKind(inbound.message));
-    let answer: Promise<WireMessage>;
-    try {
-      // Queue commands, the hot path, skip dispatch()'s async frame (see execute()).
-      answer = inbound.message.type === "ExecuteRequest" ? this.execute(inbound.message.body, inbound.from) : this.dispatch(inbound.message, inbound.from);
-    } catch (error) {
-      answer = Promise.reject(error);
-    }
-    answer.then(
-      (message) => {
+    const answer: Answer = (error, message) => {
+      if (error === null) {
         if (done !== null) done("ok");
-        reply(message);
-      },
-      (error: unknown) => {
-        if (!isRaftmqError(error)) throw error; // a bug: let it crash the process
-        if (done !== null) done(error.code);
-        this.options.logger.debug({ event: "client-error", code: error.code, client: inbound.from }, "request refused");
-        reply(this.errorReply(error));
-      },
+        reply(message!);
+        return;
+      }
+      if (!isRaftmqError(error)) throw error; // a bug: let it crash the process
+      if (done !== null) done(error.code);
+      this.options.logger.debug({ event: "client-error", code: error.code, client: inbound.from }, "request refused");
+      reply(this.errorReply(error));
+    };
+    if (inbound.message.type === "ExecuteRequest") {
+      // Queue commands, the hot path, are answered through callbacks (see execute()).
+      try {
+        this.execute(inbound.message.body, inbound.from, answer);
+      } catch (error) {
+        answer(error, null);
+      }
+      return;
+    }
+    this.dispatch(inbound.message, inbound.from).then(
+      (message) => answer(null, message),
+      (error: unknown) => answer(error, null),
     );
   }
 
   private async dispatch(message: WireMessage, from: string): Promise<WireMessage> {
     switch (message.type) {
       case "ExecuteRequest":
-        return this.execute(message.body, from);
+        return new Promise((resolve, reject) => this.execute(message.body, from, (error, reply) => (error === null ? resolve(reply!) : reject(error))));
       case "LogRequest":
         this.requireLeader();
         return this.log(message.body);
@@ -117,16 +136,22 @@ export class ClientService {
   // ---------------------------------------------------------------- queue commands
 
   /**
-   * Not an async function on purpose: as one, execute() itself was 13.5% of the bytes the leader
-   * allocated at c64 (HeapProfiler sampling); without the async frames of dispatch() and
-   * execute() the leader allocates about 6.2 instead of 7.0 KB per command. It throws
-   * RaftmqError for what it refuses at once (handle() turns that into a rejection).
+   * Answers through a callback, not a promise, on purpose: on a busy leader the promises of
+   * execute(), of the proposal and their handlers were about a sixth of the bytes allocated per
+   * command (HeapProfiler sampling, bench/README.md). It throws RaftmqError for what it refuses
+   * at once (handle() answers that).
    */
-  private execute(request: ExecuteRequest, from: string): Promise<WireMessage> {
+  private execute(request: ExecuteRequest, from: string, answer: Answer): void {
     const op = opNames[request.op];
     if (op === undefined || op === "") throw new RaftmqError("BAD_REQUEST", `unknown queue operation ${request.op}`);
     this.requireLeader();
-    if (op === "peek" || op === "length") return this.read(request, op);
+    if (op === "peek" || op === "length") {
+      this.read(request, op).then(
+        (message) => answer(null, message),
+        (error: unknown) => answer(error, null),
+      );
+      return;
+    }
     const machine = this.options.stateMachine;
     const command: QueueCommand =
       op === "enqueue"
@@ -134,7 +159,16 @@ export class ClientService {
         : { op, queue: request.queue, clientId: request.clientId, seq: request.seq, proposedAtMs: this.options.nowMs() };
     const data = encodeProposal(command, machine.limits); // throws BAD_REQUEST / VALUE_TOO_LARGE
     if (this.options.logger.isDebug()) this.options.logger.debug({ event: "client-request", op, client: from, seq: request.seq }, "client request");
-    return this.proposeOnce(command, data).then((outcome) => commandReply(request, outcome));
+    this.proposeOnce(command, data, (error, outcome) => {
+      if (error !== null) return answer(error, null);
+      let message: WireMessage;
+      try {
+        message = commandReply(request, outcome!);
+      } catch (replyError) {
+        return answer(replyError, null);
+      }
+      answer(null, message);
+    });
   }
 
   /** peek and length: served once a ReadIndex round confirms this node still leads. */
@@ -156,25 +190,30 @@ export class ClientService {
    * except when its first entry was lost with a leader change (then the state machine's session
    * still executes it once).
    */
-  private proposeOnce(command: QueueCommand, data: Uint8Array): Promise<{ index: number; result: ApplyResult | null }> {
+  private proposeOnce(command: QueueCommand, data: Uint8Array, done: ProposalCallback<ApplyResult>): void {
     const cached = this.options.stateMachine.cachedResult(command.clientId, command.seq);
-    if (cached !== null) return Promise.resolve({ index: 0, result: cached });
+    if (cached !== null) return done(null, { index: 0, result: cached });
     const pending = this.inflight.get(command.clientId);
-    if (pending !== undefined && pending.seq === command.seq) return pending.promise;
-    return this.track(command.clientId, command.seq, this.options.node.propose(data));
+    if (pending !== undefined && pending.seq === command.seq) {
+      pending.waiting.push(done);
+      if (pending.waiting.length > joinedRequestsMax) {
+        // A client retries only after giving up on its previous try, so the oldest waiter's
+        // client listens no more; it still gets its one answer, a retryable one.
+        pending.waiting.shift()!(new RaftmqError("RAFT_PROPOSAL_DROPPED", "a newer retry of this command waits for its entry instead"), null);
+      }
+      return;
+    }
+    this.options.node.proposeThen(data, this.track(command.clientId, command.seq, done));
   }
 
-  private track(
-    clientId: string,
-    seq: number,
-    promise: Promise<{ index: number; result: ApplyResult | null }>,
-  ): Promise<{ index: number; result: ApplyResult | null }> {
-    this.inflight.set(clientId, { seq, promise });
-    const forget = (): void => {
-      if (this.inflight.get(clientId)?.promise === promise) this.inflight.delete(clientId);
+  /** Records that clientId's command seq is in the log; returns the callback its end goes to. */
+  private track(clientId: string, seq: number, first: ProposalCallback<ApplyResult> | null): ProposalCallback<ApplyResult> {
+    const entry: Inflight = { seq, waiting: first === null ? [] : [first] };
+    this.inflight.set(clientId, entry);
+    return (error, outcome) => {
+      if (this.inflight.get(clientId) === entry) this.inflight.delete(clientId);
+      for (const done of entry.waiting) done(error, outcome);
     };
-    promise.then(forget, forget);
-    return promise;
   }
 
   /** A new leader learns which commands its log holds but has not applied yet (see proposeOnce). */
@@ -196,7 +235,7 @@ export class ClientService {
         if (!isRaftmqError(error)) throw error;
         continue; // an undecodable entry is applied as BAD_REQUEST; nobody retries it
       }
-      this.track(described.clientId, described.seq, this.options.node.awaitEntry(index, entry.term));
+      this.options.node.awaitEntryThen(index, entry.term, this.track(described.clientId, described.seq, null));
     }
   }
 
@@ -334,7 +373,7 @@ function configChangeOf(type: number, node: string): ConfigChange {
 }
 
 /** The reply to an enqueue or dequeue once its entry was applied; throws what the client gets as an error. */
-function commandReply(request: ExecuteRequest, outcome: { index: number; result: ApplyResult | null }): WireMessage {
+function commandReply(request: ExecuteRequest, outcome: ProposalOutcome<ApplyResult>): WireMessage {
   const { index, result } = outcome;
   if (result === null) throw new RaftmqError("BAD_REQUEST", "command was not applied as a queue command");
   if (!result.ok) throw new RaftmqError(result.error, applyErrorMessage(result.error, request.queue));

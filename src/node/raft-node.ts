@@ -75,14 +75,31 @@ interface Activity {
   applied: number;
 }
 
+/** A promise settled by a ProposalCallback (the API for callers off the hot path). */
+function settled<Result>(start: (done: ProposalCallback<Result>) => void): Promise<ProposalOutcome<Result>> {
+  return new Promise((resolve, reject) => start((error, outcome) => (error === null ? resolve(outcome!) : reject(error))));
+}
+
 function emptyActivity(): Activity {
   return { heartbeatsSent: 0, heartbeatsReceived: 0, appendsSent: 0, appendsReceived: 0, entriesPersisted: 0, fsyncs: 0, applied: 0 };
 }
 
+/** What a proposal ends with: the entry's index and its applied result. */
+export interface ProposalOutcome<Result> {
+  index: number;
+  result: Result | null;
+}
+
+/**
+ * Called once when a proposal ends: with (null, outcome) once its entry is applied, or with
+ * (error, null) when it is refused or dropped. A plain callback, not a promise: on a busy
+ * leader the promise of every proposal was 7.4% of the bytes allocated (HeapProfiler sampling).
+ */
+export type ProposalCallback<Result> = (error: RaftmqError | null, outcome: ProposalOutcome<Result> | null) => void;
+
 interface ProposalWaiter<Result> {
   term: number;
-  resolve: (result: { index: number; result: Result | null }) => void;
-  reject: (error: RaftmqError) => void;
+  done: ProposalCallback<Result>;
 }
 
 interface ReadWaiter {
@@ -192,46 +209,49 @@ export class RaftNode<Result> {
   }
 
   /** Proposes application bytes; resolves with the applied result (see the header for errors). */
-  propose(data: Uint8Array): Promise<{ index: number; result: Result | null }> {
-    return this.waitFor(this.core.propose(data));
+  propose(data: Uint8Array): Promise<ProposalOutcome<Result>> {
+    return settled((done) => this.proposeThen(data, done));
   }
 
-  proposeConfigChange(change: ConfigChange): Promise<{ index: number; result: Result | null }> {
+  /**
+   * propose() for the hot path: `done` is called once, synchronously when the proposal is refused
+   * at once (not leader, stopping, too many waiting), else from the Ready loop when its entry is
+   * applied or dropped.
+   */
+  proposeThen(data: Uint8Array, done: ProposalCallback<Result>): void {
+    this.wait(this.core.propose(data), done);
+  }
+
+  proposeConfigChange(change: ConfigChange): Promise<ProposalOutcome<Result>> {
     const result: ConfigChangeResult = this.core.proposeConfigChange(change);
     if (!result.ok && result.reason === "invalid-change") {
       return Promise.reject(new RaftmqError("BAD_REQUEST", `membership change refused: ${result.detail}`));
     }
-    return this.waitFor(result as ProposeResult);
+    return settled((done) => this.wait(result as ProposeResult, done));
   }
 
-  private waitFor(result: ProposeResult): Promise<{ index: number; result: Result | null }> {
-    if (!this.running) return Promise.reject(new RaftmqError("RAFT_NOT_LEADER", "node is stopping"));
-    if (!result.ok) return Promise.reject(refusal(result.reason, result.leaderHint));
+  private wait(result: ProposeResult, done: ProposalCallback<Result>): void {
+    if (!this.running) return done(new RaftmqError("RAFT_NOT_LEADER", "node is stopping"), null);
+    if (!result.ok) return done(refusal(result.reason, result.leaderHint), null);
     if (this.proposals.size >= this.options.waitersMax) {
       // The entry is in the log already; we only cannot track its answer. The client retries
       // with the same sequence number and exactly-once gives it the cached result.
       this.kick();
-      return Promise.reject(new RaftmqError("QUEUE_FULL", "too many proposals in flight on this node"));
+      return done(new RaftmqError("QUEUE_FULL", "too many proposals in flight on this node"), null);
     }
-    const { index, term } = result;
-    const promise = new Promise<{ index: number; result: Result | null }>((resolve, reject) => {
-      this.proposals.set(index, { term, resolve, reject });
-    });
+    this.proposals.set(result.index, { term: result.term, done });
     this.kick();
-    return promise;
   }
 
   /**
-   * Resolves when the entry at `index` is applied, if it still has `term` then (else rejects with
+   * Calls `done` when the entry at `index` is applied, if it still has `term` then (else with
    * RAFT_PROPOSAL_DROPPED). For entries proposed before this node led, found in its log.
+   * Synchronously with an error if the entry is applied already or awaited by someone else.
    */
-  awaitEntry(index: number, term: number): Promise<{ index: number; result: Result | null }> {
-    if (index <= this.appliedIndex) return Promise.reject(dropped(index));
-    const existing = this.proposals.get(index);
-    if (existing !== undefined) return Promise.reject(new RaftmqError("BAD_REQUEST", "entry already awaited"));
-    return new Promise((resolve, reject) => {
-      this.proposals.set(index, { term, resolve, reject });
-    });
+  awaitEntryThen(index: number, term: number, done: ProposalCallback<Result>): void {
+    if (index <= this.appliedIndex) return done(dropped(index), null);
+    if (this.proposals.has(index)) return done(new RaftmqError("BAD_REQUEST", "entry already awaited"), null);
+    this.proposals.set(index, { term, done });
   }
 
   /** Resolves once a linearizable read may be served from the state machine (ReadIndex). */
@@ -458,8 +478,8 @@ export class RaftNode<Result> {
     const waiter = this.proposals.get(entry.index);
     if (waiter === undefined) return;
     this.proposals.delete(entry.index);
-    if (waiter.term === entry.term) waiter.resolve({ index: entry.index, result });
-    else waiter.reject(dropped(entry.index));
+    if (waiter.term === entry.term) waiter.done(null, { index: entry.index, result });
+    else waiter.done(dropped(entry.index), null);
   }
 
   private releaseReads(): void {
@@ -529,8 +549,9 @@ export class RaftNode<Result> {
 
   /** Rejects every waiting proposal (with its own error, by index) and read. */
   private failAllWaiters(proposalError: (index: number) => RaftmqError, readError: RaftmqError): void {
-    for (const [index, waiter] of this.proposals) waiter.reject(proposalError(index));
+    const proposals = [...this.proposals];
     this.proposals.clear();
+    for (const [index, waiter] of proposals) waiter.done(proposalError(index), null);
     for (const waiter of this.readsPending.values()) waiter.reject(readError);
     this.readsPending.clear();
     for (const waiter of this.readsConfirmed) waiter.reject(readError);
