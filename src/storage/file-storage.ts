@@ -106,10 +106,12 @@ export class FileStorage implements RaftStorage {
     } else {
       handle = await open(path.join(this.dir, segments[segments.length - 1]!.name), walOpenFlags("append", this.options.fsync === "always"));
     }
+    // Recovery leaves the zeros preallocated after the records in place: the writer goes on over them.
+    const segmentFileBytes = Math.max(bytes, (await handle.stat()).size);
     const state = recovered.state;
     this.writer = new WalWriter(
       this.writerOptions(),
-      { segments, handle, segmentBytesUsed: bytes, nextFlushSeq, lastIndex: recovered.walLastIndex, lastHardState: recovered.lastHardState },
+      { segments, handle, segmentBytesUsed: bytes, segmentFileBytes, nextFlushSeq, lastIndex: recovered.walLastIndex, lastHardState: recovered.lastHardState },
       this.counters,
       this.options.logger,
     );
@@ -348,6 +350,7 @@ export class FileStorage implements RaftStorage {
       flushBytesMax: this.options.flushBytesMax,
       writeChunkBytes: this.options.writeChunkBytes,
       queuedBatchesMax: this.options.queuedBatchesMax,
+      preallocateBytes: this.options.preallocateBytes,
     };
   }
 

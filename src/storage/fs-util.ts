@@ -25,6 +25,8 @@ export interface StorageStats {
   snapshotsWritten: number;
   /** WAL bytes written since the newest snapshot (input to snapshot-policy.ts). */
   bytesSinceSnapshot: number;
+  /** Zeros written ahead of the WAL's records (preallocation, wal-writer.ts); not in bytesWritten. */
+  bytesPreallocated: number;
 }
 
 export function newStorageStats(): StorageStats {
@@ -37,6 +39,7 @@ export function newStorageStats(): StorageStats {
     fsyncs: 0,
     snapshotsWritten: 0,
     bytesSinceSnapshot: 0,
+    bytesPreallocated: 0,
   };
 }
 

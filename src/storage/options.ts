@@ -27,6 +27,11 @@ export interface FileStorageOptions {
   snapshotBytesMax?: number;
   /** Snapshots kept on disk (>= 1); log segments are kept back to the oldest of them. */
   snapshotsKept?: number;
+  /**
+   * With fsync "always": zeros kept written ahead of the WAL's records, so that its O_DSYNC writes
+   * overwrite blocks instead of growing the file (wal-writer.ts says why); 0 turns it off.
+   */
+  preallocateBytes?: number;
   /** Truncate at mid-log corruption instead of refusing to start (loses the records after it). */
   repair?: boolean;
 }
@@ -44,6 +49,7 @@ export const DEFAULT_OPTIONS: Omit<ResolvedOptions, "fsync" | "logger"> = {
   queuedBatchesMax: 65536,
   snapshotBytesMax: 1024 * MiB,
   snapshotsKept: 2,
+  preallocateBytes: 4 * MiB,
   repair: false,
 };
 
@@ -66,6 +72,10 @@ export function resolveOptions(options: FileStorageOptions): ResolvedOptions {
   for (const key of Object.keys(DEFAULT_OPTIONS) as Array<keyof typeof DEFAULT_OPTIONS>) {
     if (key === "repair") continue;
     const value = resolved[key];
+    if (key === "preallocateBytes") {
+      if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid("storage option preallocateBytes must be a non-negative integer", { preallocateBytes: value });
+      continue;
+    }
     if (!Number.isSafeInteger(value) || (value as number) < 1) throw invalid(`storage option ${key} must be a positive integer`, { [key]: value });
   }
   if (typeof resolved.repair !== "boolean") throw invalid("repair must be a boolean", { repair: resolved.repair });

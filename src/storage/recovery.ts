@@ -4,6 +4,7 @@
  *   1. Delete leftover *.tmp files (snapshots whose rename never happened).
  *   2. Replay the WAL segments in order (wal-replay.ts). Segment numbers must be contiguous.
  *      A flush is applied only once all its records are read (a persist() call is atomic).
+ *      Zeros after the last frame (preallocated by the writer) end a segment cleanly.
  *      At the first invalid frame (bad length/header/checksum, or cut short by end of file):
  *        - torn tail (tail-classifier.ts decides): truncate the newest segment at the start of
  *          the incomplete flush, warn with file, offset and the bytes dropped;
@@ -26,7 +27,7 @@ import { RaftmqError } from "../util/errors";
 import { classifyFileName, type DataFile } from "./file-names";
 import { fsyncDirectory, type StorageLogger } from "./fs-util";
 import { RecordType, type Frame, type FrameHeader } from "./record-codec";
-import { readSegment, scanAfterDamage, type SegmentReadLimits } from "./segment-reader";
+import { contentBytes, readSegment, scanAfterDamage, type SegmentReadLimits } from "./segment-reader";
 import { verifySnapshotFile, type SnapshotFileInfo } from "./snapshot-files";
 import { classifyDamage, type FlushPosition } from "./tail-classifier";
 import { LogReplay, raiseToSnapshot } from "./wal-replay";
@@ -182,9 +183,9 @@ class FlushAssembler {
 type Damage = { offset: number; truncateAt: number; reason: string; decodeError: boolean };
 
 /** Reads and replays one segment; returns the damage found, or its valid length. */
-async function readAndReplay(options: RecoveryOptions, handle: FileHandle, size: number, assembler: FlushAssembler): Promise<Damage | number> {
+async function readAndReplay(options: RecoveryOptions, handle: FileHandle, size: number, contentEnd: number, assembler: FlushAssembler): Promise<Damage | number> {
   try {
-    const result = await readSegment(handle, size, options.limits, (frame, offset) => assembler.push(frame, offset));
+    const result = await readSegment(handle, size, contentEnd, options.limits, (frame, offset) => assembler.push(frame, offset));
     const flushStart = assembler.pending[0]?.offset;
     if (result.kind === "clean" && flushStart === undefined) return result.validBytes;
     if (result.kind === "clean") {
@@ -205,10 +206,12 @@ async function replaySegment(options: RecoveryOptions, cursor: ReplayCursor, seg
   const handle = await open(file, "r+");
   try {
     const { size } = await handle.stat();
+    // The zeros a writer preallocated after its records end them; they stay for the next writes.
+    const contentEnd = await contentBytes(handle, size, options.limits.bufferBytes);
     const assembler = new FlushAssembler(cursor, segment);
-    const damage = await readAndReplay(options, handle, size, assembler);
+    const damage = await readAndReplay(options, handle, size, contentEnd, assembler);
     if (typeof damage === "number") return { validBytes: damage, stop: false };
-    const after = newest && !damage.decodeError ? await scanAfterDamage(handle, size, damage.offset, options.limits) : [];
+    const after = newest && !damage.decodeError ? await scanAfterDamage(handle, size, contentEnd, damage.offset, options.limits) : [];
     const verdict = damage.decodeError
       ? { kind: "corrupt" as const, reason: "record is valid but inconsistent" }
       : classifyDamage(newest, assembler.lastRead(), after);

@@ -74,16 +74,35 @@ t.test("torn tail: last flush cut short is truncated with a warning naming file 
   t.equal((await readFile(file!)).length, firstOfLast.offset, "file truncated at the start of the torn flush");
 });
 
-t.test("torn tail: garbage and zeros after the last record are dropped, no entry lost", async (t) => {
-  for (const tail of [Buffer.alloc(4096), Buffer.from("\x13\x37garbage that is not a frame at all".repeat(20))]) {
-    const dir = await tempDir(t);
-    await writeTenFlushes(t, dir);
-    const [file] = await segments(dir);
-    await appendFile(file!, tail);
-    const { state, logger } = await load(t, dir);
-    t.equal(state.entries.length, 100);
-    t.equal(logger.at("warn").filter((l) => l.message === "wal torn tail truncated").length, 1);
-  }
+t.test("torn tail: garbage after the last record is dropped, no entry lost", async (t) => {
+  const dir = await tempDir(t);
+  await writeTenFlushes(t, dir);
+  const [file] = await segments(dir);
+  const size = (await readFile(file!)).length;
+  await appendFile(file!, Buffer.from("\x13\x37garbage that is not a frame at all".repeat(20)));
+  const { state, logger } = await load(t, dir);
+  t.equal(state.entries.length, 100);
+  t.equal(logger.at("warn").filter((l) => l.message === "wal torn tail truncated").length, 1);
+  t.equal((await readFile(file!)).length, size, "truncated after the last record");
+});
+
+// Zeros after the last record are what preallocation leaves (wal-writer.ts): the end of the
+// records, not damage. They stay, for the next writes to overwrite.
+t.test("zeros after the last record end the log quietly and are kept", async (t) => {
+  const dir = await tempDir(t);
+  await writeTenFlushes(t, dir);
+  const [file] = await segments(dir);
+  const size = (await readFile(file!)).length;
+  await appendFile(file!, Buffer.alloc(4096));
+  const { storage, state, logger } = await load(t, dir);
+  t.equal(state.entries.length, 100);
+  t.same(logger.at("warn").filter((l) => l.message.startsWith("wal")), [], "no warning about the log");
+  t.equal((await readFile(file!)).length, size + 4096, "the zeros are kept");
+  await storage.persist({ term: 1, votedFor: null, commitIndex: 100 }, entries(101, 110, 1, 50), null);
+  await storage.close();
+  const again = await load(t, dir);
+  t.equal(again.state.entries.length, 110, "records written over the zeros read back");
+  t.same(again.logger.at("warn").filter((l) => l.message.startsWith("wal")), []);
 });
 
 t.test("torn tail: an unwritten sector inside the last flush, later sectors written", async (t) => {
