@@ -10,7 +10,7 @@ import type { NodeId } from "./types";
 
 export interface RaftConfig {
   readonly id: NodeId;
-  /** A follower campaigns after a random timeout in [electionTicks, 2 * electionTicks). */
+  /** A follower campaigns after a random timeout in [electionTicks + 1, 2 * electionTicks] (core-base.ts). */
   readonly electionTicks: number;
   /** A leader sends heartbeats every heartbeatTicks; must be < electionTicks. */
   readonly heartbeatTicks: number;

@@ -180,3 +180,38 @@ t.test("§5.3 leader backtracking skips a whole conflicting term using the follo
   ready = take(core);
   t.equal(ready.messages.filter((m) => m.to === "b" && m.type === "AppendEntries").length, 1, "stale rejection ignored");
 });
+
+// Peers count ticks on clocks of their own phase: when the first follower's timer fires after
+// the leader died, a peer that heard the same last heartbeat may have counted one tick less. Its
+// lease on the dead leader (electionTicks) must be over by then, or it ignores the pre-vote and
+// the cluster stays leaderless for a second whole timeout (a 2,669 ms failover in the bench).
+t.test("the first follower to time out gets its pre-vote from a peer whose tick count lags by one", async (t) => {
+  const heartbeat = { type: "AppendEntries", from: "a", term: 2, prevLogIndex: 1, prevLogTerm: 1, entries: [], leaderCommit: 1, readContext: 0 } as const;
+  const refusedSeeds: number[] = [];
+  for (let seed = 1; seed <= 100; seed++) {
+    const options = { checkQuorum: true, preVote: true };
+    const b = new RaftCore({ id: "b", electionTicks: 10, heartbeatTicks: 1, ...options }, RaftCore.bootstrap(["a", "b", "c"]), new SeededRng(seed), nullCoreLogger);
+    const c = new RaftCore({ id: "c", electionTicks: 10, heartbeatTicks: 1, ...options }, RaftCore.bootstrap(["a", "b", "c"]), new SeededRng(seed + 1000), nullCoreLogger);
+    for (const core of [b, c]) {
+      core.step({ ...heartbeat, to: core.id });
+      core.advance(take(core));
+    }
+    let preVote: RaftMessage | undefined;
+    let ticks = 0;
+    while (preVote === undefined && ticks < 40) {
+      b.tick();
+      ticks += 1;
+      const ready = b.takeReady();
+      if (ready === null) continue;
+      preVote = ready.messages.find((m) => m.type === "RequestVote" && m.preVote && m.to === "c");
+      b.advance(ready);
+    }
+    if (preVote === undefined) throw new Error(`seed ${seed}: b never campaigned`);
+    for (let k = 0; k < ticks - 1; k++) c.tick(); // c's clock: one tick behind b's
+    c.step(preVote);
+    const ready = c.takeReady();
+    const reply = ready?.messages.find((m) => m.type === "RequestVoteResponse") as (RaftMessage & { granted: boolean }) | undefined;
+    if (reply?.granted !== true) refusedSeeds.push(seed);
+  }
+  t.same(refusedSeeds, [], "every seed's first pre-vote was granted");
+});
