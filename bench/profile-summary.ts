@@ -175,4 +175,11 @@ function main(argv: string[]): void {
   process.stdout.write(`${formatSelfTime(rows)}\n`);
 }
 
-if (require.main === module) main(process.argv.slice(2));
+if (require.main === module) {
+  // `... | head` closes the pipe early: that is the reader's choice, not an error to report.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(0);
+  });
+  main(process.argv.slice(2));
+}
