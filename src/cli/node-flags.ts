@@ -6,9 +6,10 @@
  * --max-semi-space-size=4 (MiB): a raftd allocates fast (about 6 KB per command on a busy
  * leader), so V8 grows its young generation to the default cap of two 16 MiB semi-spaces, all of
  * it resident. Capped at 4, the young generation is 8 MiB: with 1M queued 64 B messages the
- * nodes' RSS fell from 298-323 MB to 255-259 MB (`npm run bench -- --million`, bench/README.md),
- * and the throughput of enqueue c64 stayed inside run-to-run noise. Scavenges come four times as
- * often; each costs what survives it, which the cap does not change.
+ * nodes' RSS fell from 298-323 MB to 255-259 MB (`npm run bench -- --million`, bench/README.md).
+ * Scavenges come four times as often, but each costs what survives it, which the cap does not
+ * change: over 6 alternating pairs of c64 runs, throughput and the leader's CPU per command were
+ * the same with and without the cap (bench/README.md, session 4).
  */
 export const raftdNodeFlags: readonly string[] = ["--max-semi-space-size=4"];
 
