@@ -186,14 +186,14 @@ t.test("§5.3 leader backtracking skips a whole conflicting term using the follo
 // lease on the dead leader (electionTicks) must be over by then, or it ignores the pre-vote and
 // the cluster stays leaderless for a second whole timeout (a 2,669 ms failover in the bench).
 t.test("the first follower to time out gets its pre-vote from a peer whose tick count lags by one", async (t) => {
-  const heartbeat = { type: "AppendEntries", from: "a", term: 2, prevLogIndex: 1, prevLogTerm: 1, entries: [], leaderCommit: 1, readContext: 0 } as const;
+  const heartbeat = (to: string): AppendEntries => ({ type: "AppendEntries", from: "a", to, term: 2, prevLogIndex: 1, prevLogTerm: 1, entries: [], leaderCommit: 1, readContext: 0 });
   const refusedSeeds: number[] = [];
   for (let seed = 1; seed <= 100; seed++) {
     const options = { checkQuorum: true, preVote: true };
     const b = new RaftCore({ id: "b", electionTicks: 10, heartbeatTicks: 1, ...options }, RaftCore.bootstrap(["a", "b", "c"]), new SeededRng(seed), nullCoreLogger);
     const c = new RaftCore({ id: "c", electionTicks: 10, heartbeatTicks: 1, ...options }, RaftCore.bootstrap(["a", "b", "c"]), new SeededRng(seed + 1000), nullCoreLogger);
     for (const core of [b, c]) {
-      core.step({ ...heartbeat, to: core.id });
+      core.step(heartbeat(core.id));
       core.advance(take(core));
     }
     let preVote: RaftMessage | undefined;
