@@ -16,10 +16,10 @@
  * commit the file's new size and blocks to the filesystem journal; one that overwrites blocks
  * already written need not. So the writer keeps zeros written and flushed ahead of its records
  * (refilled to preallocateBytes once fewer than half remain, never past segmentBytes), laid down
- * in the background through a second descriptor between flushes. Three processes appending 8 KiB O_DSYNC writes to
- * one disk here took 575-614 us each at p50, overwriting zeros 317-357 us (bench/README.md). A
- * flush that would reach a fill still under way waits for it, so the two never write the same
- * bytes. Recovery reads a frame boundary followed only by zeros as the end of the records
+ * in the background through a second descriptor between flushes. Three processes appending
+ * 8 KiB O_DSYNC writes to one disk here took 575-614 us each at p50, overwriting zeros 317-357 us
+ * (bench/README.md). A flush that would reach a fill still under way waits for it, so the two
+ * never write the same bytes. Recovery reads a frame boundary followed only by zeros as the end of the records
  * (segment-reader.ts). A failed fill only turns preallocation off (logged); records do not
  * depend on it.
  *

@@ -50,7 +50,8 @@ async function main(): Promise<void> {
   const rng = new SeededRng(Number(process.argv[3]));
   journal = openSync(process.argv[4]!, "a");
   const silent = { info() {}, warn() {}, error() {} };
-  const storage = await openFileStorage(dir, { fsync: "always", logger: silent, segmentBytes: 8192, snapshotsKept: 1 });
+  // preallocateBytes 2048: small enough for 8 KiB segments, so kills land during zero fills too.
+  const storage = await openFileStorage(dir, { fsync: "always", logger: silent, segmentBytes: 8192, snapshotsKept: 1, preallocateBytes: 2048 });
   const state = await storage.load();
   const terms: number[] = [];
   const base = state.snapshot?.meta.index ?? 0;

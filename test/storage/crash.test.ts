@@ -175,7 +175,7 @@ t.test("every acknowledged write survives SIGKILL at random points", async (t) =
       const run = await runChild(dir, path.join(journals, `journal-${d}-${k}`), seed, killAt);
       let acked = model;
       for (const op of run.acked) acked = apply(acked, op, entryCount(op));
-      const storage = await openFileStorage(dir, { fsync: "always", logger: { info() {}, warn() {}, error() {} }, segmentBytes: 8192, snapshotsKept: 1 });
+      const storage = await openFileStorage(dir, { fsync: "always", logger: { info() {}, warn() {}, error() {} }, segmentBytes: 8192, snapshotsKept: 1, preallocateBytes: 2048 });
       const state = await storage.load();
       await storage.close();
       const where = `dir ${d} kill ${k} seed ${seed} at line ${killAt}: ${run.acked.length} acked, ${run.pending.length} pending`;
