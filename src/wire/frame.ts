@@ -26,8 +26,8 @@
  * After the first error the decoder is poisoned: a byte stream cannot be resynchronised safely,
  * so the owner must close the connection (src/wire/connection.ts does).
  */
-import * as zlib from "node:zlib";
 import { assert } from "../util/assert";
+import { crc32 } from "../util/crc32";
 import { RaftmqError } from "../util/errors";
 
 export const frameMagic = 0x52464d51;
@@ -61,29 +61,8 @@ export interface Frame extends FrameFields {
   payload: Uint8Array;
 }
 
-const SMALL_CRC_BYTES = 64;
-const CRC_TABLE = ((): Int32Array => {
-  const table = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-    table[n] = c;
-  }
-  return table;
-})();
-
-/** CRC-32 (the zlib polynomial) of bytes[start, end). */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  // zlib.crc32 costs about 0.25-0.4 us a call here, whatever the length (a view to make, a call
-  // into C++); the table loop below costs about 0.1 us for a 32-byte header and breaks even near
-  // 100 bytes (2M-call loops). Headers and small frames take the loop.
-  if (end - start <= SMALL_CRC_BYTES) {
-    let crc = -1;
-    for (let i = start; i < end; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-    return (crc ^ -1) >>> 0;
-  }
-  return zlib.crc32(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end)) >>> 0;
-}
+/** CRC-32 of frame headers and payloads: src/util/crc32.ts (also used by queue snapshots). */
+export { crc32 };
 
 /** The header's clusterTag for a cluster id. */
 export function clusterTagOf(clusterId: string): number {
