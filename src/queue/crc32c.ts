@@ -1,7 +1,8 @@
 /**
- * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-4, for snapshot checksums.
+ * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-4: the checksum of queue
+ * snapshot format version 1, which is still read (snapshot-decoder.ts) but no longer written
+ * (version 2 uses CRC-32, src/util/crc32.ts, natively computed by zlib for long runs).
  * Pure; the standard check value crc32c("123456789") = 0xE3069283 is tested.
- * (src/wire may have its own; the queue layer cannot import outer layers, see STYLE.md §1.)
  */
 const POLY = 0x82f63b78;
 

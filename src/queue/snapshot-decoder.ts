@@ -19,6 +19,7 @@ import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import { SAFE_HIGH_MAX, TWO_POW_32, u32At } from "./bytes";
 import { validateClientId, validateQueueName } from "./command-codec";
+import { crc32 } from "../util/crc32";
 import { CRC32C_START, crc32cFinish, crc32cUpdate } from "./crc32c";
 import { Fifo } from "./fifo";
 import { limitKeys, type QueueLimits } from "./limits";
@@ -27,6 +28,7 @@ import {
   CACHED_ERRORS,
   SNAPSHOT_CHECKSUM_BYTES,
   SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_FORMAT_VERSION_CRC32C,
   SNAPSHOT_HEADER_BYTES,
   SNAPSHOT_MAGIC,
   TAG_DEQUEUE,
@@ -42,6 +44,31 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 type Parser = Generator<number, QueueState, Uint8Array>;
 
+interface Checksum {
+  start: number;
+  update(crc: number, bytes: Uint8Array, byteCount: number): number;
+  finish(crc: number): number;
+}
+
+const crc32Checksum: Checksum = {
+  start: 0,
+  update: (crc, bytes, byteCount) => crc32(bytes, 0, byteCount, crc),
+  finish: (crc) => crc,
+};
+
+const crc32cChecksum: Checksum = {
+  start: CRC32C_START,
+  update: (crc, bytes, byteCount) => crc32cUpdate(crc, bytes, 0, byteCount),
+  finish: crc32cFinish,
+};
+
+/** The checksum of a format version (snapshot-format.ts), or null for a version we cannot read. */
+function checksumOf(version: number): Checksum | null {
+  if (version === SNAPSHOT_FORMAT_VERSION) return crc32Checksum;
+  if (version === SNAPSHOT_FORMAT_VERSION_CRC32C) return crc32cChecksum;
+  return null;
+}
+
 export class SnapshotDecoder {
   private readonly parser: Parser;
   /** Bytes the parser waits for. */
@@ -50,7 +77,9 @@ export class SnapshotDecoder {
   private pendingAt = 0;
   private available = 0;
   private consumed = 0;
-  private crc = CRC32C_START;
+  /** The checksum so far; null until the header says which one (see checksumOf). */
+  private crc = 0;
+  private sum: Checksum | null = null;
   /** Offset of the checksum field (known once the header is read). */
   private bodyEnd = Number.POSITIVE_INFINITY;
   private readingChecksum = false;
@@ -126,7 +155,7 @@ export class SnapshotDecoder {
       }
     }
     const checked = Math.max(0, Math.min(byteCount, this.bodyEnd - this.consumed));
-    if (checked > 0) this.crc = crc32cUpdate(this.crc, out, 0, checked);
+    if (checked > 0 && this.sum !== null) this.crc = this.sum.update(this.crc, out, checked);
     this.consumed += byteCount;
     this.available -= byteCount;
     return out;
@@ -163,7 +192,11 @@ export class SnapshotDecoder {
     const head = yield SNAPSHOT_HEADER_BYTES;
     if (u32At(head, 0) !== SNAPSHOT_MAGIC) this.fail("bad magic");
     const version = (head[4]! << 8) | head[5]!;
-    if (version !== SNAPSHOT_FORMAT_VERSION) this.fail("unknown version", { version });
+    const sum = checksumOf(version);
+    if (sum === null) this.fail("unknown version", { version });
+    // The header was taken before its version was known: it is checksummed now.
+    this.sum = sum;
+    this.crc = sum.update(sum.start, head, SNAPSHOT_HEADER_BYTES);
     if (((head[6]! << 8) | head[7]!) !== 0) this.fail("unknown flags");
     const totalBytes = u32At(head, 8);
     if (totalBytes < SNAPSHOT_HEADER_BYTES + SNAPSHOT_CHECKSUM_BYTES) this.fail("length field too small", { totalBytes });
@@ -199,7 +232,7 @@ export class SnapshotDecoder {
 
   private *checksum(): Generator<number, void, Uint8Array> {
     this.readingChecksum = true;
-    const expected = crc32cFinish(this.crc);
+    const expected = this.sum!.finish(this.crc);
     const stored = yield SNAPSHOT_CHECKSUM_BYTES;
     if (u32At(stored, 0) !== expected) this.fail("checksum mismatch");
   }

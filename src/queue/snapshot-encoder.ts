@@ -10,7 +10,7 @@
  */
 import { assert } from "../util/assert";
 import { TWO_POW_32 } from "./bytes";
-import { CRC32C_START, crc32cFinish, crc32cUpdate } from "./crc32c";
+import { crc32 } from "../util/crc32";
 import type { QueueLimits } from "./limits";
 import type { SnapshotView } from "./queue-state";
 import type { Session } from "./sessions";
@@ -33,7 +33,7 @@ class ChunkWriter {
   private at = 0;
   private readonly scratch = new Uint8Array(8);
   private readonly scratchView = new DataView(this.scratch.buffer);
-  private crc = CRC32C_START;
+  private crc = 0;
   /** Bytes of the current chunk already fed to the checksum. */
   private crcAt = 0;
   private crcClosed = false;
@@ -120,10 +120,10 @@ class ChunkWriter {
   /** The checksum of everything written so far; nothing written after it is checksummed. */
   checksum(): number {
     assert(!this.crcClosed, "checksum taken once");
-    this.crc = crc32cUpdate(this.crc, this.chunk, this.crcAt, this.at);
+    this.crc = crc32(this.chunk, this.crcAt, this.at, this.crc);
     this.crcAt = this.at;
     this.crcClosed = true;
-    return crc32cFinish(this.crc);
+    return this.crc;
   }
 
   /** The last, partial chunk (after every field was written). */
@@ -146,7 +146,7 @@ class ChunkWriter {
 
   private flushIfFull(): void {
     if (this.at < this.chunkBytes) return;
-    if (!this.crcClosed) this.crc = crc32cUpdate(this.crc, this.chunk, this.crcAt, this.chunkBytes);
+    if (!this.crcClosed) this.crc = crc32(this.chunk, this.crcAt, this.chunkBytes, this.crc);
     this.crcAt = 0;
     this.completed.push(this.chunk);
     this.chunk = this.free.pop() ?? new Uint8Array(this.chunkBytes);

@@ -1,8 +1,8 @@
 /**
- * Queue snapshot bytes, version 1: the layout shared by the chunked encoder
+ * Queue snapshot bytes, version 2: the layout shared by the chunked encoder
  * (snapshot-encoder.ts) and the streaming decoder (snapshot-decoder.ts).
  *
- *   magic "RMQS" u32 | version u16 = 1 | flags u16 = 0 | totalBytes u32
+ *   magic "RMQS" u32 | version u16 = 2 | flags u16 = 0 | totalBytes u32
  *   limits: 7 x u64 in limitKeys() order (restore refuses other limits: CONFIG_INVALID)
  *   lastApplied u64 | clockMs u64
  *   queueCount u32, then per queue in ascending name order:
@@ -13,8 +13,11 @@
  *     result: tag u8 = 1 enqueue: index u64
  *                    = 2 dequeue: index u64 | valueLength u32 | value
  *                    = 3 error:   code u8 (index into CACHED_ERRORS)
- *   crc32c u32 over every byte before it
+ *   checksum u32 over every byte before it: CRC-32 (zlib's) in version 2
  *
+ * Version 1, the same layout with a CRC-32C checksum, is still read (snapshots written before),
+ * never written: CRC-32C is computed in JavaScript here (about 2.5 ns per byte, 160-175 ms of
+ * the 72.5 MiB snapshot of 1M queued messages), CRC-32 natively by zlib.
  * Encoding is deterministic: equal states give equal bytes (queues are sorted, sessions are in
  * their replicated LRU order). Integers are big-endian.
  */
@@ -24,7 +27,9 @@ import type { Session } from "./sessions";
 import type { ApplyErrorCode } from "./types";
 
 export const SNAPSHOT_MAGIC = 0x524d5153; // "RMQS"
-export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_FORMAT_VERSION = 2;
+/** The version whose checksum is CRC-32C: read, never written. */
+export const SNAPSHOT_FORMAT_VERSION_CRC32C = 1;
 export const SNAPSHOT_HEADER_BYTES = 4 + 2 + 2 + 4;
 export const SNAPSHOT_CHECKSUM_BYTES = 4;
 export const TAG_ENQUEUE = 1;

@@ -2,6 +2,7 @@
 // and corrupt or forged snapshots rejected with a typed error (never an assertion or a crash),
 // leaving the current state untouched.
 import t from "tap";
+import { crc32 } from "node:zlib";
 import { encodeCommand } from "../../src/queue/command-codec";
 import { CRC32C_START, crc32c, crc32cFinish, crc32cUpdate } from "../../src/queue/crc32c";
 import { QueueStateMachine } from "../../src/queue/state-machine";
@@ -34,9 +35,19 @@ function restoredCopy(d: Driver): QueueStateMachine {
   return copy;
 }
 
+/** Rewrites the checksum after a test edited the bytes: CRC-32 (version 2). */
 function reseal(bytes: Uint8Array): Uint8Array {
-  new DataView(bytes.buffer, bytes.byteOffset).setUint32(bytes.length - 4, crc32c(bytes, 0, bytes.length - 4));
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)));
   return bytes;
+}
+
+/** The same snapshot as version 1 wrote it: version field 1, CRC-32C checksum. */
+function asVersion1(bytes: Uint8Array): Uint8Array {
+  const copy = bytes.slice();
+  copy[4] = 0;
+  copy[5] = 1;
+  new DataView(copy.buffer, copy.byteOffset).setUint32(copy.length - 4, crc32c(copy, 0, copy.length - 4));
+  return copy;
 }
 
 function restoreCode(machine: QueueStateMachine, bytes: Uint8Array): string {
@@ -90,6 +101,29 @@ t.test("round trip: same bytes, same reads, same stats", async (t) => {
   const emptyCopy = new QueueStateMachine(d.machine.limits);
   emptyCopy.restore(empty.snapshot());
   t.same(emptyCopy.stats(), empty.stats(), "the empty state round-trips too");
+});
+
+t.test("snapshots are written as version 2, with a CRC-32 of every byte before it", async (t) => {
+  const bytes = busyDriver().machine.snapshot();
+  t.equal((bytes[4]! << 8) | bytes[5]!, 2, "version field");
+  t.equal(new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.length - 4), crc32(bytes.subarray(0, bytes.length - 4)), "trailer");
+});
+
+// Snapshots written before version 2 (data dirs, a leader not yet upgraded) must still restore.
+t.test("a version 1 snapshot (CRC-32C) restores to the same state; its checksum is checked", async (t) => {
+  const d = busyDriver();
+  const v1 = asVersion1(d.machine.snapshot());
+  const copy = new QueueStateMachine(d.machine.limits);
+  copy.restore(v1);
+  t.same(copy.snapshot(), d.machine.snapshot(), "same state (written back as version 2)");
+  for (const at of [3, 5, 40, v1.length - 1]) {
+    const bad = v1.slice();
+    bad[at]! ^= 0x10;
+    t.equal(restoreCode(new QueueStateMachine(d.machine.limits), bad), "SNAPSHOT_CORRUPT", `byte ${at} flipped`);
+  }
+  const v3 = d.machine.snapshot();
+  v3[5] = 3;
+  t.equal(restoreCode(new QueueStateMachine(d.machine.limits), reseal(v3)), "SNAPSHOT_CORRUPT", "an unknown version");
 });
 
 t.test("restore, then apply the same suffix: same results and state as never snapshotting", async (t) => {
@@ -160,7 +194,7 @@ t.test("forged snapshots with a valid checksum are still validated", async (t) =
   t.equal(restoreCode(target, forge((v) => v.setUint32(CLOCK_OFFSET, 1))), "SNAPSHOT_CORRUPT", "expired sessions stored");
   t.equal(restoreCode(target, forge((v) => v.setUint32(8, 5))), "SNAPSHOT_CORRUPT", "length field");
   t.equal(restoreCode(target, forge((v) => v.setUint16(6, 1))), "SNAPSHOT_CORRUPT", "flags");
-  t.equal(restoreCode(target, forge((v) => v.setUint16(4, 2))), "SNAPSHOT_CORRUPT", "version");
+  t.equal(restoreCode(target, forge((v) => v.setUint16(4, 3))), "SNAPSHOT_CORRUPT", "version");
 });
 
 t.test("seeded fuzz: bit flips behind a valid checksum give a typed error or a valid state", async (t) => {
