@@ -46,19 +46,20 @@ type Parser = Generator<number, QueueState, Uint8Array>;
 
 interface Checksum {
   start: number;
-  update(crc: number, bytes: Uint8Array, byteCount: number): number;
+  /** The checksum continued over bytes[from, to). */
+  update(crc: number, bytes: Uint8Array, from: number, to: number): number;
   finish(crc: number): number;
 }
 
 const crc32Checksum: Checksum = {
   start: 0,
-  update: (crc, bytes, byteCount) => crc32(bytes, 0, byteCount, crc),
+  update: (crc, bytes, from, to) => crc32(bytes, from, to, crc),
   finish: (crc) => crc,
 };
 
 const crc32cChecksum: Checksum = {
   start: CRC32C_START,
-  update: (crc, bytes, byteCount) => crc32cUpdate(crc, bytes, 0, byteCount),
+  update: crc32cUpdate,
   finish: crc32cFinish,
 };
 
@@ -77,9 +78,16 @@ export class SnapshotDecoder {
   private pendingAt = 0;
   private available = 0;
   private consumed = 0;
-  /** The checksum so far; null until the header says which one (see checksumOf). */
+  /**
+   * The checksum, and which one (null until the header says: see checksumOf). It is computed a
+   * whole input chunk at a time, once the chunk is consumed (hashConsumed), not field by field:
+   * zlib's CRC-32 costs a call into C++ each time. checkedTo is the offset it covers up to.
+   */
   private crc = 0;
   private sum: Checksum | null = null;
+  private checkedTo = 0;
+  /** Offset of pending[0][0] in the snapshot. */
+  private pendingStart = 0;
   /** Offset of the checksum field (known once the header is read). */
   private bodyEnd = Number.POSITIVE_INFINITY;
   private readingChecksum = false;
@@ -154,8 +162,6 @@ export class SnapshotDecoder {
         this.advance(part);
       }
     }
-    const checked = Math.max(0, Math.min(byteCount, this.bodyEnd - this.consumed));
-    if (checked > 0 && this.sum !== null) this.crc = this.sum.update(this.crc, out, checked);
     this.consumed += byteCount;
     this.available -= byteCount;
     return out;
@@ -163,10 +169,26 @@ export class SnapshotDecoder {
 
   private advance(byteCount: number): void {
     this.pendingAt += byteCount;
-    if (this.pendingAt === this.pending[0]!.length) {
+    const head = this.pending[0]!;
+    if (this.pendingAt === head.length) {
+      this.hashConsumed(head, this.pendingStart + head.length);
+      this.pendingStart += head.length;
       this.pending.shift();
       this.pendingAt = 0;
     }
+  }
+
+  /**
+   * Extends the checksum over the bytes of `chunk` (pending[0], starting at pendingStart) up to
+   * offset `to`, never past the body (the stored checksum is not part of it). Before the header
+   * is read there is no checksum yet: parse() covers the header's bytes itself.
+   */
+  private hashConsumed(chunk: Uint8Array, to: number): void {
+    if (this.sum === null) return;
+    const end = Math.min(to, this.bodyEnd);
+    if (end <= this.checkedTo) return;
+    this.crc = this.sum.update(this.crc, chunk, this.checkedTo - this.pendingStart, end - this.pendingStart);
+    this.checkedTo = end;
   }
 
   private fail(message: string, details: Record<string, unknown> = {}, cause?: unknown): never {
@@ -194,9 +216,11 @@ export class SnapshotDecoder {
     const version = (head[4]! << 8) | head[5]!;
     const sum = checksumOf(version);
     if (sum === null) this.fail("unknown version", { version });
-    // The header was taken before its version was known: it is checksummed now.
+    // The header was taken before its version was known: it is checksummed now, from its copy;
+    // the chunks it came from were all consumed, or are checksummed from its end on.
     this.sum = sum;
-    this.crc = sum.update(sum.start, head, SNAPSHOT_HEADER_BYTES);
+    this.crc = sum.update(sum.start, head, 0, SNAPSHOT_HEADER_BYTES);
+    this.checkedTo = SNAPSHOT_HEADER_BYTES;
     if (((head[6]! << 8) | head[7]!) !== 0) this.fail("unknown flags");
     const totalBytes = u32At(head, 8);
     if (totalBytes < SNAPSHOT_HEADER_BYTES + SNAPSHOT_CHECKSUM_BYTES) this.fail("length field too small", { totalBytes });
@@ -232,6 +256,9 @@ export class SnapshotDecoder {
 
   private *checksum(): Generator<number, void, Uint8Array> {
     this.readingChecksum = true;
+    const current = this.pending[0];
+    if (current !== undefined) this.hashConsumed(current, this.pendingStart + this.pendingAt);
+    assert(this.checkedTo === this.bodyEnd, "the checksum covers the whole body");
     const expected = this.sum!.finish(this.crc);
     const stored = yield SNAPSHOT_CHECKSUM_BYTES;
     if (u32At(stored, 0) !== expected) this.fail("checksum mismatch");

@@ -116,6 +116,13 @@ t.test("a version 1 snapshot (CRC-32C) restores to the same state; its checksum 
   const copy = new QueueStateMachine(d.machine.limits);
   copy.restore(v1);
   t.same(copy.snapshot(), d.machine.snapshot(), "same state (written back as version 2)");
+  for (const size of [1, 5, 13, 100]) {
+    const split = new QueueStateMachine(d.machine.limits);
+    const restore = split.beginRestore();
+    for (let at = 0; at < v1.length; at += size) restore.push(v1.subarray(at, at + size));
+    restore.finish();
+    t.same(split.snapshot(), d.machine.snapshot(), `and pushed in chunks of ${size} bytes`);
+  }
   for (const at of [3, 5, 40, v1.length - 1]) {
     const bad = v1.slice();
     bad[at]! ^= 0x10;
