@@ -44,6 +44,14 @@ const joinedRequestsMax = 16;
 /** How a request is answered: (null, reply) or (error, null). */
 type Answer = (error: unknown, message: WireMessage | null) => void;
 
+/** Answers with what `reply` settles to (requests served by async code). */
+function answerWhenSettled(reply: Promise<WireMessage>, answer: Answer): void {
+  reply.then(
+    (message) => answer(null, message),
+    (error: unknown) => answer(error, null),
+  );
+}
+
 interface Inflight {
   seq: number;
   waiting: ProposalCallback<ApplyResult>[];
@@ -87,25 +95,22 @@ export class ClientService {
       this.options.logger.debug({ event: "client-error", code: error.code, client: inbound.from }, "request refused");
       reply(this.errorReply(error));
     };
-    if (inbound.message.type === "ExecuteRequest") {
+    const message = inbound.message;
+    if (message.type === "ExecuteRequest") {
       // Queue commands, the hot path, are answered through callbacks (see execute()).
       try {
-        this.execute(inbound.message.body, inbound.from, answer);
+        this.execute(message.body, inbound.from, answer);
       } catch (error) {
         answer(error, null);
       }
       return;
     }
-    this.dispatch(inbound.message, inbound.from).then(
-      (message) => answer(null, message),
-      (error: unknown) => answer(error, null),
-    );
+    answerWhenSettled(this.dispatch(message), answer);
   }
 
-  private async dispatch(message: WireMessage, from: string): Promise<WireMessage> {
+  /** Every request but ExecuteRequest, which handle() gives to execute(). */
+  private async dispatch(message: Exclude<WireMessage, { type: "ExecuteRequest" }>): Promise<WireMessage> {
     switch (message.type) {
-      case "ExecuteRequest":
-        return new Promise((resolve, reject) => this.execute(message.body, from, (error, reply) => (error === null ? resolve(reply!) : reject(error))));
       case "LogRequest":
         this.requireLeader();
         return this.log(message.body);
@@ -146,10 +151,7 @@ export class ClientService {
     if (op === undefined || op === "") throw new RaftmqError("BAD_REQUEST", `unknown queue operation ${request.op}`);
     this.requireLeader();
     if (op === "peek" || op === "length") {
-      this.read(request, op).then(
-        (message) => answer(null, message),
-        (error: unknown) => answer(error, null),
-      );
+      answerWhenSettled(this.read(request, op), answer);
       return;
     }
     const machine = this.options.stateMachine;
