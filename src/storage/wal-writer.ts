@@ -202,12 +202,15 @@ export class WalWriter {
 
   private async flush(batches: Batch[]): Promise<void> {
     const items: WalItem[] = [];
-    if (this.state.segmentBytesUsed >= this.options.segmentBytes) items.push(...(await this.rotate()));
+    const rotating = this.state.segmentBytesUsed >= this.options.segmentBytes;
+    if (rotating) items.push(...(await this.rotate()));
     for (const batch of batches) items.push(...batch.items);
     if (items.length === 0) return;
     if (this.filling !== null) {
+      // The flush is just the batches, sized in enqueue(): a rotation waits for the fill.
+      assert(!rotating, "no fill under way after a rotation");
       let bytes = 0;
-      for (const item of items) bytes += frameBytes(item.payload.length);
+      for (const batch of batches) bytes += batch.bytes;
       if (this.state.segmentBytesUsed + bytes > this.fillFrom) await this.filling; // never write where zeros are being written
     }
     const flushSeq = this.state.nextFlushSeq;
@@ -283,9 +286,8 @@ export class WalWriter {
     this.filling = writeZeros(file, from, to - from)
       .then(
         () => {
-          if (this.state.segments[this.state.segments.length - 1]!.name === path.basename(file)) {
-            this.state.segmentFileBytes = Math.max(this.state.segmentFileBytes, to);
-          }
+          // Still the current segment: rotate() waits for a fill before it moves on.
+          this.state.segmentFileBytes = Math.max(this.state.segmentFileBytes, to);
           this.stats.bytesPreallocated += to - from;
         },
         (error: unknown) => {
