@@ -115,7 +115,6 @@ export interface SnapshotSenderStats {
   bytesHeldMax: number;
 }
 
-
 function sameSnapshot(a: InstallSnapshot, b: InstallSnapshot): boolean {
   return a.term === b.term && a.snapshot.meta.index === b.snapshot.meta.index && a.snapshot.meta.term === b.snapshot.meta.term;
 }
@@ -258,7 +257,6 @@ export interface SnapshotReceiverStats {
   /** Most snapshot bytes the receiver ever held: the chunk being written (nothing waits). */
   bytesHeldMax: number;
 }
-
 
 export class SnapshotReceiver {
   private readonly transfers = new Map<NodeId, InboundTransfer>();

@@ -15,12 +15,12 @@
  * The parser is a generator that yields how many bytes it needs next and receives exactly those
  * bytes, so it reads like a whole-buffer parser while the input arrives in pieces.
  */
+import { isUtf8 } from "node:buffer";
 import { assert } from "../util/assert";
+import { crc32 } from "../util/crc32";
 import { RaftmqError } from "../util/errors";
 import { SAFE_HIGH_MAX, TWO_POW_32, u32At } from "./bytes";
 import { validateClientId, validateQueueName } from "./command-codec";
-import { isUtf8 } from "node:buffer";
-import { crc32 } from "../util/crc32";
 import { CRC32C_START, crc32cFinish, crc32cUpdate } from "./crc32c";
 import { Fifo } from "./fifo";
 import { limitKeys, type QueueLimits } from "./limits";

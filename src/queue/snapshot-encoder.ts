@@ -9,8 +9,8 @@
  * straddles two chunks (queued values are copied from the fifo's UTF-8 arena as they are).
  */
 import { assert } from "../util/assert";
-import { TWO_POW_32 } from "./bytes";
 import { crc32 } from "../util/crc32";
+import { TWO_POW_32 } from "./bytes";
 import type { QueueLimits } from "./limits";
 import type { SnapshotView } from "./queue-state";
 import type { Session } from "./sessions";

@@ -6,8 +6,8 @@
  * offset. A segment may end in zero bytes the writer laid down ahead of its records
  * (preallocation, wal-writer.ts): a frame boundary from which every byte is zero is the end of
  * the records, not damage (no frame is all zeros: its checksum would not match). contentBytes()
- * finds where those zeros begin. scanAfterDamage() then looks for frames that still validate further on, which
- * tail-classifier.ts needs to tell a torn tail from corruption. Memory: one buffer of
+ * finds where those zeros begin. scanAfterDamage() then looks for frames that still validate
+ * further on, which tail-classifier.ts needs to tell a torn tail from corruption. Memory: one buffer of
  * `bufferBytes`, which must hold the largest frame.
  */
 import type { FileHandle } from "node:fs/promises";
