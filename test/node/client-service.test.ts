@@ -54,9 +54,15 @@ function setup() {
     });
     return slot;
   };
-  /** Lets the Ready loop run, syncing the disk, until nothing is written any more. */
-  const settle = async (): Promise<void> => {
-    for (let round = 0; round < 20; round++) {
+  /**
+   * Lets the Ready loop run, syncing the disk, until this node leads, has applied its whole log,
+   * and every request in `slots` has its answer; fails after a bounded number of turns.
+   */
+  const settle = async (slots: number[] = []): Promise<void> => {
+    const done = (): boolean =>
+      core.role === "leader" && node.lastApplied === core.log.lastIndex() && slots.every((slot) => replies[slot]!.length > 0);
+    for (let round = 0; !done(); round++) {
+      if (round === 1000) throw new Error(`not settled: lastApplied ${node.lastApplied}, lastIndex ${core.log.lastIndex()}`);
       await new Promise((resolve) => setImmediate(resolve));
       disk.sync();
     }
@@ -87,15 +93,15 @@ t.test("retries of a command in the log wait for its entry; after it applies, th
   const first = send(ENQUEUE, 1, "hello");
   const retries = [send(ENQUEUE, 1, "hello"), send(ENQUEUE, 1, "hello")];
   t.same(replies[first], [], "not answered before its entry is durable and applied");
-  await settle();
+  await settle([first, ...retries]);
   t.equal(core.log.lastIndex(), before + 1, "one entry for the command and its retries");
   for (const slot of [first, ...retries]) t.same(replies[slot]!.map(summary), [`ok index=${before + 1}`], `request ${slot} answered once`);
   const late = send(ENQUEUE, 1, "hello");
-  await settle();
+  await settle([late]);
   t.same(replies[late]!.map(summary), [`ok index=${before + 1}`], "a retry after the apply is answered from the cache");
   t.equal(core.log.lastIndex(), before + 1, "and logs nothing");
   const dequeue = send(DEQUEUE, 2);
-  await settle();
+  await settle([dequeue]);
   t.same(replies[dequeue]!.map(summary), [`ok index=${before + 1} value=hello`], "the message went in once");
   await node.stop();
 });
@@ -111,7 +117,7 @@ t.test("a client retrying without end keeps at most 16 requests waiting; each is
     Array.from({ length: 4 }, () => ["error RAFT_PROPOSAL_DROPPED"]),
     "the 4 oldest were answered with a retryable error as newer retries arrived",
   );
-  await settle();
+  await settle(slots);
   t.same(
     slots.slice(4).map((slot) => replies[slot]!.map(summary)),
     Array.from({ length: 16 }, () => [`ok index=${before + 1}`]),
