@@ -61,9 +61,6 @@ export interface Frame extends FrameFields {
   payload: Uint8Array;
 }
 
-/** CRC-32 of frame headers and payloads: src/util/crc32.ts (also used by queue snapshots). */
-export { crc32 };
-
 /** The header's clusterTag for a cluster id. */
 export function clusterTagOf(clusterId: string): number {
   if (clusterId === "") return 0;

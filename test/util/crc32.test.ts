@@ -1,5 +1,6 @@
-// src/util/crc32.ts against zlib, on both of its paths (table loop up to 64 bytes, zlib above),
-// including continuing from an earlier result, as the queue's snapshot decoder does field by field.
+// src/util/crc32.ts against zlib, on both of its paths (table loop up to 64 bytes, zlib above):
+// every length and offset (frame headers and payloads), and continuing from an earlier result
+// (the queue's snapshots, a chunk at a time).
 import * as zlib from "node:zlib";
 import t from "tap";
 import { crc32 } from "../../src/util/crc32";
@@ -19,4 +20,16 @@ t.test("continuing from an earlier result equals the CRC-32 of the whole", async
   }
   t.same(wrong, []);
   t.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926, "the CRC-32 check value");
+});
+
+t.test("crc32 gives zlib's CRC-32 for every length and offset, on both of its paths", async (t) => {
+  const bytes = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 89 + 13) & 0xff));
+  const wrong: string[] = [];
+  for (const start of [0, 1, 7, 31]) {
+    for (let end = start; end <= bytes.length; end++) {
+      if (crc32(bytes, start, end) !== zlib.crc32(bytes.subarray(start, end)) >>> 0) wrong.push(`[${start}, ${end})`);
+    }
+  }
+  t.same(wrong, []);
+  t.equal(crc32(new Uint8Array(bytes.subarray(5, 40))), zlib.crc32(bytes.subarray(5, 40)) >>> 0, "a plain Uint8Array view");
 });
