@@ -6,6 +6,7 @@
  * never silently falls back to its default. Time is in ticks; the runtime maps ticks to ms.
  */
 import { RaftmqError } from "../util/errors";
+import { DEFAULT_BLOCK_ENTRIES } from "./packed-entries";
 import type { NodeId } from "./types";
 
 export interface RaftConfig {
@@ -32,6 +33,8 @@ export interface RaftConfig {
   readonly promoteLagEntries: number;
   /** Promote caught-up learners automatically (the leader proposes "promote"). */
   readonly autoPromote: boolean;
+  /** Applied, durable log entries are kept packed in blocks of this many (src/raft/packed-entries.ts). */
+  readonly logBlockEntries: number;
 }
 
 export type RaftConfigInput = Partial<RaftConfig> & { id: NodeId };
@@ -48,6 +51,7 @@ export const raftConfigDefaults: Omit<RaftConfig, "id"> = Object.freeze({
   maxPendingReads: 10_000,
   promoteLagEntries: 16,
   autoPromote: true,
+  logBlockEntries: DEFAULT_BLOCK_ENTRIES,
 });
 
 const knownKeys = new Set<string>(["id", ...Object.keys(raftConfigDefaults)]);
@@ -77,6 +81,7 @@ export function validateRaftConfig(raw: RaftConfigInput): RaftConfig {
     "maxBytesPerMsg",
     "maxUncommittedEntries",
     "maxPendingReads",
+    "logBlockEntries",
   ] as const) {
     positiveInt(config, key);
   }

@@ -124,7 +124,7 @@ export abstract class RaftCoreBase {
     this.id = this.config.id;
     this.rng = rng;
     this.logger = logger;
-    this.log = new RaftLog(initial);
+    this.log = new RaftLog(initial, this.config.logBlockEntries);
     this.term = initial.hardState.term;
     this.votedFor = initial.hardState.votedFor;
     assert(this.term >= this.log.lastTerm(), "persisted term >= last log term");

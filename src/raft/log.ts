@@ -6,6 +6,10 @@
  *        |  compacted  |  durable entries  |  unstable (not yet handed to persist) |
  *   lastApplied <= appliedCursor <= commitIndex <= lastIndex
  *
+ * Entries up to packedIndex (applied and durable) are kept packed as bytes (PackedEntries); the
+ * rest are the LogEntry objects they arrived as, in `recent`:
+ *   snapshot.index < packed <= packedIndex < recent <= lastIndex,  packedIndex <= min(lastApplied, stableIndex)
+ *
  * Contract: entries are contiguous from snapshotIndex + 1; term(i) is known for
  * snapshotIndex <= i <= lastIndex. Committed entries are never truncated (asserted). The core
  * hands out `unstableEntries()` in a Ready and calls `stableTo` once they are durable; after a
@@ -15,11 +19,15 @@
  */
 import { assert } from "../util/assert";
 import { decodeConfig } from "./membership";
+import { DEFAULT_BLOCK_ENTRIES, PackedEntries } from "./packed-entries";
 import type { ClusterConfig, LogEntry, PersistentState, Snapshot, SnapshotData, SnapshotMeta } from "./types";
 
 export class RaftLog {
-  /** Invariant: entries[k].index === snapshotIndex + 1 + k. */
-  private entries: LogEntry[];
+  /** Entries snapshotIndex + 1 .. packedIndex (packed.last()). */
+  private readonly packed: PackedEntries;
+  /** Invariant: recent[recentHead + k].index === packedIndex + 1 + k; slots before recentHead are spent. */
+  private recent: LogEntry[];
+  private recentHead = 0;
   private snapshotIndexValue: number;
   private snapshotTermValue: number;
   /** The latest snapshot, kept so a leader can send InstallSnapshot. Null: nothing compacted. */
@@ -38,14 +46,16 @@ export class RaftLog {
   /** Index of the entry that set `config` (snapshotIndex when it came from the snapshot). */
   configIndex = 0;
 
-  constructor(state: PersistentState) {
+  /** blockEntries: entries per packed block (the simulator uses tiny ones to cross block edges often). */
+  constructor(state: PersistentState, blockEntries = DEFAULT_BLOCK_ENTRIES) {
     const snapshot = state.snapshot;
     this.snapshot = snapshot;
     this.snapshotIndexValue = snapshot === null ? 0 : snapshot.meta.index;
     this.snapshotTermValue = snapshot === null ? 0 : snapshot.meta.term;
-    this.entries = state.entries.slice();
-    for (let k = 0; k < this.entries.length; k++) {
-      assert(this.entries[k]!.index === this.snapshotIndexValue + 1 + k, "persisted log must be contiguous");
+    this.packed = new PackedEntries(blockEntries, this.snapshotIndexValue);
+    this.recent = state.entries.slice();
+    for (let k = 0; k < this.recent.length; k++) {
+      assert(this.recent[k]!.index === this.snapshotIndexValue + 1 + k, "persisted log must be contiguous");
     }
     this.stableIndex = this.lastIndex();
     assert(state.hardState.commitIndex >= this.snapshotIndexValue, "persisted commitIndex >= snapshot index");
@@ -71,24 +81,39 @@ export class RaftLog {
   }
 
   lastIndex(): number {
-    return this.snapshotIndexValue + this.entries.length;
+    return this.packed.last() + this.recent.length - this.recentHead;
+  }
+
+  /** Entries up to here are packed (applied and durable). */
+  packedIndex(): number {
+    return this.packed.last();
   }
 
   lastTerm(): number {
-    return this.entries.length === 0 ? this.snapshotTermValue : this.entries[this.entries.length - 1]!.term;
+    if (this.recent.length > this.recentHead) return this.recent[this.recent.length - 1]!.term;
+    return this.packed.size() > 0 ? this.packed.term(this.packed.last()) : this.snapshotTermValue;
   }
 
   /** Term at `index`, or null when compacted away or beyond the end. */
   term(index: number): number | null {
     if (index === this.snapshotIndexValue) return this.snapshotTermValue;
     if (index < this.snapshotIndexValue || index > this.lastIndex()) return null;
-    return this.entries[index - this.snapshotIndexValue - 1]!.term;
+    const packedIndex = this.packed.last();
+    if (index <= packedIndex) return this.packed.term(index);
+    return this.recent[this.recentHead + index - packedIndex - 1]!.term;
   }
 
+  /** The entry at `index`; a packed one is a fresh object each call. */
   entry(index: number): LogEntry {
     assert(index > this.snapshotIndexValue, "entry: index is compacted");
     assert(index <= this.lastIndex(), "entry: index beyond last");
-    return this.entries[index - this.snapshotIndexValue - 1]!;
+    const packedIndex = this.packed.last();
+    if (index <= packedIndex) return this.packed.entry(index);
+    return this.recent[this.recentHead + index - packedIndex - 1]!;
+  }
+
+  private kindAt(index: number): LogEntry["kind"] {
+    return index <= this.packed.last() ? this.packed.kind(index) : this.entry(index).kind;
   }
 
   matchTerm(index: number, term: number): boolean {
@@ -120,7 +145,7 @@ export class RaftLog {
     for (const entry of entries) {
       assert(entry.index === this.lastIndex() + 1, "append must be contiguous");
       assert(entry.term >= this.lastTerm(), "append: terms never decrease along the log");
-      this.entries.push(entry);
+      this.recent.push(entry);
       if (entry.kind === "config") this.setConfig(decodeConfig(entry.data), entry.index);
     }
   }
@@ -150,7 +175,8 @@ export class RaftLog {
   private truncateFrom(index: number): void {
     assert(index > this.commitIndex, "never truncate committed entries");
     assert(index > this.snapshotIndexValue, "truncate: index is compacted");
-    this.entries.length = index - this.snapshotIndexValue - 1;
+    assert(index > this.packed.last(), "truncate: packed entries are applied");
+    this.recent.length = this.recentHead + index - this.packed.last() - 1;
     if (this.stableIndex >= index) this.stableIndex = index - 1;
     if (this.configIndex >= index) this.recomputeConfig();
   }
@@ -182,7 +208,7 @@ export class RaftLog {
   }
 
   unstableEntries(): LogEntry[] {
-    return this.entries.slice(this.stableIndex - this.snapshotIndexValue);
+    return this.recent.slice(this.recentHead + this.stableIndex - this.packed.last());
   }
 
   /** `persisted` was made durable; a later truncation may have replaced some of it. */
@@ -192,6 +218,7 @@ export class RaftLog {
       if (entry.index <= this.stableIndex) return;
       if (this.term(entry.index) === entry.term && entry.index > this.snapshotIndexValue) {
         this.stableIndex = entry.index;
+        this.pack();
         return;
       }
     }
@@ -208,12 +235,36 @@ export class RaftLog {
   appliedTo(index: number): void {
     assert(index <= this.appliedCursor, "appliedTo beyond what was handed out");
     if (index > this.lastApplied) this.lastApplied = index;
+    this.pack();
+  }
+
+  /** Move entries that are applied and durable from `recent` into `packed`. */
+  private pack(): void {
+    const upTo = Math.min(this.lastApplied, this.stableIndex);
+    if (upTo <= this.packed.last()) return;
+    let head = this.recentHead;
+    for (let index = this.packed.last() + 1; index <= upTo; index++) this.packed.push(this.recent[head++]!);
+    this.setRecentHead(head);
+  }
+
+  /** Spent slots are cut off once they are at least half of `recent` (amortized O(1) per entry). */
+  private setRecentHead(head: number): void {
+    if (head >= this.recent.length) {
+      this.recent = [];
+      head = 0;
+    } else if (head >= 1024 && head * 2 >= this.recent.length) {
+      this.recent = this.recent.slice(head);
+      head = 0;
+    }
+    this.recentHead = head;
   }
 
   /** Follower: replace the whole log by a snapshot from the leader (§7). */
   restore(snapshot: Snapshot): void {
     assert(snapshot.meta.index > this.commitIndex, "restore: snapshot must be ahead of commitIndex");
-    this.entries = [];
+    this.recent = [];
+    this.recentHead = 0;
+    this.packed.reset(snapshot.meta.index);
     this.snapshotIndexValue = snapshot.meta.index;
     this.snapshotTermValue = snapshot.meta.term;
     this.snapshot = snapshot;
@@ -235,7 +286,13 @@ export class RaftLog {
   /** The application snapshotted its state at `index`: keep the snapshot, drop entries <= index. */
   compact(index: number, data: SnapshotData): Snapshot {
     const snapshot: Snapshot = { meta: this.snapshotMetaAt(index), data };
-    this.entries = this.entries.slice(index - this.snapshotIndexValue);
+    const packedIndex = this.packed.last();
+    if (index <= packedIndex) {
+      this.packed.dropThrough(index);
+    } else {
+      this.packed.reset(index);
+      this.setRecentHead(this.recentHead + index - packedIndex);
+    }
     this.snapshotIndexValue = index;
     this.snapshotTermValue = snapshot.meta.term;
     this.snapshot = snapshot;
@@ -246,8 +303,7 @@ export class RaftLog {
   configAt(index: number): ClusterConfig {
     if (index >= this.configIndex) return this.config;
     for (let i = index; i > this.snapshotIndexValue; i--) {
-      const entry = this.entry(i);
-      if (entry.kind === "config") return decodeConfig(entry.data);
+      if (this.kindAt(i) === "config") return decodeConfig(this.entry(i).data);
     }
     assert(this.snapshot !== null || this.snapshotIndexValue === 0, "configAt: snapshot config missing");
     return this.snapshot === null ? { voters: [], learners: [] } : this.snapshot.meta.config;
@@ -264,10 +320,9 @@ export class RaftLog {
   }
 
   private recomputeConfig(): void {
-    for (let k = this.entries.length - 1; k >= 0; k--) {
-      const entry = this.entries[k]!;
-      if (entry.kind === "config") {
-        this.setConfig(decodeConfig(entry.data), entry.index);
+    for (let index = this.lastIndex(); index > this.snapshotIndexValue; index--) {
+      if (this.kindAt(index) === "config") {
+        this.setConfig(decodeConfig(this.entry(index).data), index);
         return;
       }
     }
@@ -283,9 +338,19 @@ export class RaftLog {
     assert(this.lastApplied <= this.appliedCursor, "lastApplied <= appliedCursor");
     assert(this.appliedCursor <= this.commitIndex, "appliedCursor <= commitIndex");
     assert(this.configIndex <= this.lastIndex(), "configIndex <= lastIndex");
-    if (this.entries.length > 0) {
-      assert(this.entries[0]!.index === this.snapshotIndexValue + 1, "first entry follows the snapshot");
-      assert(this.entries[0]!.term >= this.snapshotTermValue, "first entry term >= snapshot term");
+    const packedIndex = this.packed.last();
+    assert(this.packed.first() === this.snapshotIndexValue + 1, "packed entries follow the snapshot");
+    if (this.packed.size() > 0) {
+      assert(packedIndex <= this.lastApplied && packedIndex <= this.stableIndex, "only applied, durable entries are packed");
     }
+    assert(this.recentHead <= this.recent.length, "recentHead within recent");
+    if (this.recent.length > this.recentHead) {
+      assert(this.recent[this.recentHead]!.index === packedIndex + 1, "recent entries follow the packed ones");
+      assert(this.recent[this.recent.length - 1]!.index === this.lastIndex(), "recent entries are contiguous");
+    }
+    if (this.lastIndex() > this.snapshotIndexValue) {
+      assert(this.term(this.snapshotIndexValue + 1)! >= this.snapshotTermValue, "first entry term >= snapshot term");
+    }
+    this.packed.checkInvariants();
   }
 }

@@ -130,3 +130,89 @@ t.test("restore replaces the log with a snapshot", async (t) => {
   t.not(log.pendingSnapshot, null);
   log.checkInvariants();
 });
+
+t.test("entries are packed once applied and durable, and read back the same", async (t) => {
+  const log = new RaftLog(bootstrapState(["a"]), 3);
+  const appended = [entry(2, 1, "normal", "two"), entry(3, 1, "config", "a,b"), entry(4, 2, "noop"), entry(5, 2, "normal", "five")];
+  for (let index = 6; index <= 12; index++) appended.push(entry(index, 2, "normal", `e${index}`));
+  log.append(appended);
+  log.commitTo(12);
+  log.takeCommitted();
+  log.appliedTo(9);
+  log.checkInvariants();
+  t.equal(log.packedIndex(), 1, "nothing past the durable bootstrap entry is packed before it is durable");
+  log.stableTo(appended.slice(0, 10)); // durable through 11
+  log.checkInvariants();
+  t.equal(log.packedIndex(), 9, "packed up to min(lastApplied, stableIndex)");
+  log.appliedTo(12);
+  t.equal(log.packedIndex(), 11);
+  for (const want of appended) {
+    const got = log.entry(want.index);
+    t.same({ ...got, data: [...got.data] }, { ...want, data: [...want.data] }, `entry ${want.index}`);
+    t.equal(log.term(want.index), want.term);
+  }
+  t.same(log.slice(8, 10, 1 << 20).map((e) => e.index), [8, 9, 10, 11, 12], "slice spans packed and recent entries");
+  t.same(log.configAt(8).voters, ["a", "b"], "config found in a packed entry");
+  t.same(log.unstableEntries().map((e) => e.index), [12]);
+  t.equal(log.lastIndexOfTerm(1, 12), 3, "term boundaries are found in packed entries");
+});
+
+t.test("compaction inside the packed entries, at their end and beyond them", async (t) => {
+  for (const through of [5, 9, 11]) {
+    const log = new RaftLog(bootstrapState(["a"]), 2);
+    const appended: LogEntry[] = [];
+    for (let index = 2; index <= 14; index++) appended.push(entry(index, 1, "normal", `e${index}`));
+    log.append(appended);
+    log.stableTo(appended);
+    log.commitTo(14);
+    log.takeCommitted();
+    log.appliedTo(9); // packed through 9; 10..14 stay objects
+    log.appliedTo(11);
+    t.equal(log.packedIndex(), 11);
+    log.compact(through, new Uint8Array());
+    log.checkInvariants();
+    t.equal(log.firstIndex(), through + 1, `compacted through ${through}`);
+    t.equal(log.term(through), 1);
+    t.equal(log.term(through - 1), null);
+    t.same(log.slice(through + 1, 100, 1 << 20).map((e) => new TextDecoder().decode(e.data)), appended.slice(through - 1).map((e) => new TextDecoder().decode(e.data)));
+  }
+  // A compaction past the packed entries (applied, durable, not yet packed because the core
+  // packs on advance) drops recent entries too.
+  const log = new RaftLog(bootstrapState(["a"]), 2);
+  const appended: LogEntry[] = [];
+  for (let index = 2; index <= 6; index++) appended.push(entry(index, 1));
+  log.append(appended);
+  log.commitTo(6);
+  log.takeCommitted();
+  log.appliedTo(6);
+  t.equal(log.packedIndex(), 1, "not durable yet");
+  log.stableTo(appended.slice(0, 3)); // durable through 4: packs 2..4
+  t.equal(log.packedIndex(), 4);
+  log.stableTo(appended); // 5..6 are packed too
+  log.compact(6, new Uint8Array());
+  log.checkInvariants();
+  t.equal(log.lastIndex(), 6);
+  t.equal(log.lastTerm(), 1);
+  log.append([entry(7, 2)]);
+  t.equal(log.entry(7).term, 2);
+});
+
+t.test("uncommitted entries after packed ones are still truncated by a conflict", async (t) => {
+  const log = new RaftLog(bootstrapState(["a"]), 2);
+  const appended: LogEntry[] = [];
+  for (let index = 2; index <= 8; index++) appended.push(entry(index, 1));
+  log.append(appended);
+  log.stableTo(appended);
+  log.commitTo(5);
+  log.takeCommitted();
+  log.appliedTo(5);
+  t.equal(log.packedIndex(), 5);
+  t.equal(log.appendFromLeader(5, [entry(6, 2), entry(7, 2)]), 7);
+  log.checkInvariants();
+  t.equal(log.lastIndex(), 7);
+  t.equal(log.term(6), 2);
+  t.equal(log.term(5), 1);
+  t.equal(log.stableIndex, 5);
+  t.same(log.unstableEntries().map((e) => e.index), [6, 7]);
+  t.throws(() => log.appendFromLeader(4, [entry(5, 2)]), { name: "AssertionError" }, "packed entries are committed");
+});

@@ -271,6 +271,9 @@ export class Simulation {
         // Client backpressure: with maxInflightMsgs = maxEntriesPerMsg = 1 replication moves one
         // entry per round trip, and an unbounded backlog would outlast any liveness deadline.
         maxUncommittedEntries: 32,
+        // Tiny packed blocks, so entries cross block edges and compaction cuts blocks often. Drawn
+        // from the params, not the rng, so every seed replays as it did before the option.
+        logBlockEntries: 1 + ((p.electionTicks * 7 + p.maxInflightMsgs) % 8),
       },
       state,
       this.rng.fork(),
