@@ -51,7 +51,7 @@ export class FileStorage implements RaftStorage {
   private readonly counters: StorageStats = newStorageStats();
   private writer: WalWriter | null = null;
   /** Invariant: mirrors the log the WAL describes (terms only), joined to baseIndex. */
-  private model = new LogReplay<IndexTerm>();
+  private model = new LogReplay<IndexTerm>({ keepEntries: false });
   private lastHardState: HardState = { term: 0, votedFor: null, commitIndex: 0 };
   /** Index of the snapshot the log is joined to (0: none). */
   private baseIndex = 0;
@@ -117,7 +117,7 @@ export class FileStorage implements RaftStorage {
     );
     this.baseIndex = state.snapshot?.meta.index ?? 0;
     this.model.segmentStart({ segmentSeq: 0, floorIndex: this.baseIndex });
-    for (const entry of state.entries) this.model.entry({ index: entry.index, term: entry.term });
+    for (const entry of state.entries) this.model.entry(entry);
     this.lastHardState = state.hardState;
     this.snapshots = recovered.snapshots.map((ref) =>
       recovered.chosen !== null && ref.name === recovered.chosen.name
@@ -267,7 +267,7 @@ export class FileStorage implements RaftStorage {
       const entry = entries[i]!;
       assert(entry.index === first.index + i, "entries are contiguous");
       assert(i === 0 || entry.term >= entries[i - 1]!.term, "entry terms never decrease along the log");
-      this.model.entry({ index: entry.index, term: entry.term });
+      this.model.entry(entry);
       items.push({ type: RecordType.Entry, payload: encodeEntry(entry), index: entry.index });
     }
   }

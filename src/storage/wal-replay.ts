@@ -18,36 +18,56 @@
  * without its marker (a crash between the two).
  */
 import type { HardState, LogEntry, Snapshot } from "../raft/types";
+import { assert } from "../util/assert";
 import { WalDecodeError, type IndexTerm, type SegmentStart } from "./wal-records";
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, votedFor: null, commitIndex: 0 };
 
 export class LogReplay<T extends IndexTerm = LogEntry> {
-  /** Invariant: contiguous indexes, non-decreasing terms. */
-  private entries: T[] = [];
-  /** The log's last index while `entries` is empty. */
-  private floorIndex = 0;
+  /**
+   * The replayed entries, kept only when asked for (recovery hands them to the core); FileStorage's
+   * model of what its WAL holds needs only indexes and terms.
+   * Invariant: entries[k].index === first + k, when kept.
+   */
+  private entries: T[] | null;
+  /** The log is first..last; empty when last === first - 1 (last is then the floor). */
+  private first = 1;
+  private last = 0;
+  /**
+   * Terms as runs: runStart[k] is the first index whose term is runTerm[k]; both increase, the
+   * first run may start before `first` (compaction), and there are no runs when the log is empty.
+   * A term changes a handful of times per snapshot, so this costs next to nothing per entry.
+   */
+  private runStart: number[] = [];
+  private runTerm: number[] = [];
   private started = false;
   hardState: HardState = EMPTY_HARD_STATE;
 
+  constructor(options: { keepEntries: boolean } = { keepEntries: true }) {
+    this.entries = options.keepEntries ? [] : null;
+  }
+
   firstIndex(): number {
-    return this.entries.length > 0 ? this.entries[0]!.index : this.floorIndex + 1;
+    return this.first;
   }
 
   lastIndex(): number {
-    return this.entries.length > 0 ? this.entries[this.entries.length - 1]!.index : this.floorIndex;
+    return this.last;
   }
 
   termAt(index: number): number | undefined {
-    const first = this.firstIndex();
-    if (index < first || index > this.lastIndex()) return undefined;
-    return this.entries[index - first]!.term;
+    if (index < this.first || index > this.last) return undefined;
+    // The last run starting at or before index (runs are few: scan from the end).
+    let k = this.runStart.length - 1;
+    while (this.runStart[k]! > index) k--;
+    return this.runTerm[k];
   }
 
   segmentStart(start: SegmentStart): void {
     if (!this.started) {
       this.started = true;
-      this.floorIndex = start.floorIndex;
+      this.first = start.floorIndex + 1;
+      this.last = start.floorIndex;
       return;
     }
     if (start.floorIndex !== this.lastIndex()) {
@@ -57,15 +77,21 @@ export class LogReplay<T extends IndexTerm = LogEntry> {
 
   entry(entry: T): void {
     this.requireStarted();
-    const last = this.lastIndex();
+    const last = this.last;
     if (entry.index > last + 1) throw new WalDecodeError(`entry ${entry.index} leaves a gap after ${last}`);
     if (entry.index <= last) this.truncateFrom(entry.index);
-    const previous = this.entries[this.entries.length - 1];
-    if (previous !== undefined && previous.term > entry.term) {
-      throw new WalDecodeError(`entry ${entry.index} has term ${entry.term} below its predecessor's ${previous.term}`);
+    const runs = this.runTerm.length;
+    const previousTerm = runs === 0 ? undefined : this.runTerm[runs - 1]!;
+    if (previousTerm !== undefined && previousTerm > entry.term) {
+      throw new WalDecodeError(`entry ${entry.index} has term ${entry.term} below its predecessor's ${previousTerm}`);
     }
-    if (this.entries.length === 0) this.floorIndex = entry.index - 1;
-    this.entries.push(entry);
+    if (runs === 0) this.first = entry.index;
+    if (previousTerm !== entry.term) {
+      this.runStart.push(entry.index);
+      this.runTerm.push(entry.term);
+    }
+    this.last = entry.index;
+    this.entries?.push(entry);
   }
 
   recordHardState(hardState: HardState): void {
@@ -91,29 +117,53 @@ export class LogReplay<T extends IndexTerm = LogEntry> {
       return { ok: false, reason: `log starts at ${this.firstIndex()}, snapshot covers only through ${base}` };
     }
     if (snapshot !== null) this.installAt(snapshot);
+    assert(this.entries !== null, "finish() needs a replay that keeps its entries");
     return { ok: true, entries: this.entries };
   }
 
   private installAt(at: IndexTerm): void {
     // The log already starts after `at` (at.index === first - 1 joins it exactly; lower indexes
     // are refused by finish() as a gap and never written as markers).
-    if (at.index < this.firstIndex()) return;
+    if (at.index < this.first) return;
     if (this.termAt(at.index) === at.term) {
-      this.entries = this.entries.slice(at.index - this.firstIndex() + 1);
-      if (this.entries.length === 0) this.floorIndex = at.index;
+      if (this.entries !== null) this.entries = this.entries.slice(at.index - this.first + 1);
+      this.first = at.index + 1;
+      if (this.first > this.last) {
+        this.clearRuns();
+        return;
+      }
+      let drop = 0;
+      while (drop + 1 < this.runStart.length && this.runStart[drop + 1]! <= this.first) drop++;
+      if (drop > 0) {
+        this.runStart.splice(0, drop);
+        this.runTerm.splice(0, drop);
+      }
       return;
     }
-    this.entries = [];
-    this.floorIndex = at.index;
+    if (this.entries !== null) this.entries = [];
+    this.first = at.index + 1;
+    this.last = at.index;
+    this.clearRuns();
   }
 
   private truncateFrom(index: number): void {
-    const first = this.firstIndex();
-    if (index <= first) {
-      this.entries = [];
+    if (index <= this.first) {
+      if (this.entries !== null) this.entries = [];
+      this.last = this.first - 1;
+      this.clearRuns();
       return;
     }
-    this.entries.length = index - first;
+    if (this.entries !== null) this.entries.length = index - this.first;
+    this.last = index - 1;
+    let runs = this.runStart.length;
+    while (this.runStart[runs - 1]! >= index) runs--;
+    this.runStart.length = runs;
+    this.runTerm.length = runs;
+  }
+
+  private clearRuns(): void {
+    this.runStart = [];
+    this.runTerm = [];
   }
 
   private requireStarted(): void {
