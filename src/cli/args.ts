@@ -68,6 +68,15 @@ export function parsePositiveInt(text: unknown, flag: string, max: number): numb
   return value;
 }
 
+/** A decimal number from 0 to max ("0.25", "1", ".5"); no exponents, signs or units. */
+export function parseFraction(text: unknown, flag: string, max: number): number {
+  const value = Number(text);
+  if (typeof text !== "string" || !/^(\d+(\.\d*)?|\.\d+)$/.test(text) || !(value >= 0 && value <= max)) {
+    throw invalid(`${flag}: expected a number from 0 to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
 export function parseLogLevel(text: unknown): LogLevel {
   if (typeof text === "string" && (logLevels as readonly string[]).includes(text)) return text as LogLevel;
   throw invalid(`--log-level: expected one of ${logLevels.join("|")}, got ${JSON.stringify(text)}`);

@@ -4,7 +4,11 @@
  *   raftd --listen HOST:PORT [--advertise HOST:PORT] [--join HOST:PORT] --data-dir DIR
  *         [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT|auto] [--admin-public]
  *         [--log-level trace|debug|info|warn|error] [--fsync always|never]
- *         [--snapshot-entries N] [--snapshot-chunk-bytes N] [--max-value-bytes N]
+ *         [--snapshot-entries N] [--snapshot-log-fraction F] [--snapshot-chunk-bytes N] [--max-value-bytes N]
+ *
+ * Snapshots: one is taken once --snapshot-entries entries were applied since the last one AND
+ * the log data applied since then reaches --snapshot-log-fraction of the last snapshot's size
+ * (0 turns that rule off), or once that log data reaches 256 MiB (src/node/snapshot-policy.ts).
  *
  * Admin (src/admin, issue 7): --admin HOST:PORT serves plain HTTP there; --admin auto serves on
  * the advertised raft port + 1000 (the dashboard derives peers' admin URLs from their raft
@@ -17,7 +21,8 @@
  * random 1x..2x the election timeout before campaigning).
  */
 import { RaftmqError } from "../util/errors";
-import { formatHostPort, parseFlags, parseHostPort, parseLogLevel, parsePositiveInt, type HostPort } from "./args";
+import { DEFAULT_SNAPSHOT_POLICY } from "../node/snapshot-policy";
+import { formatHostPort, parseFlags, parseFraction, parseHostPort, parseLogLevel, parsePositiveInt, type HostPort } from "./args";
 import type { LogLevel } from "./logger";
 
 export interface RaftdConfig {
@@ -35,6 +40,8 @@ export interface RaftdConfig {
   logLevel: LogLevel;
   fsync: "always" | "never";
   snapshotEntries: number;
+  /** ... and once the log applied since the last snapshot is this fraction of its size (src/node/snapshot-policy.ts). */
+  snapshotLogFraction: number;
   /** Snapshot data per InstallSnapshot frame and per file read/write (memory per transfer). */
   snapshotChunkBytes: number;
   maxValueBytes: number;
@@ -43,12 +50,13 @@ export interface RaftdConfig {
 export const raftdUsage = `usage: raftd --listen HOST:PORT [--advertise HOST:PORT] [--join HOST:PORT] --data-dir DIR
              [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT|auto] [--admin-public]
              [--log-level trace|debug|info|warn|error] [--fsync always|never]
-             [--snapshot-entries N] [--snapshot-chunk-bytes N] [--max-value-bytes N]`;
+             [--snapshot-entries N] [--snapshot-log-fraction F] [--snapshot-chunk-bytes N] [--max-value-bytes N]`;
 
 const defaults = {
   heartbeatMs: 100,
   electionTimeoutMs: 1000,
-  snapshotEntries: 100_000,
+  snapshotEntries: DEFAULT_SNAPSHOT_POLICY.entries,
+  snapshotLogFraction: DEFAULT_SNAPSHOT_POLICY.logFraction,
   snapshotChunkBytes: 1024 * 1024,
   maxValueBytes: 64 * 1024,
 };
@@ -70,6 +78,7 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
       "log-level",
       "fsync",
       "snapshot-entries",
+      "snapshot-log-fraction",
       "snapshot-chunk-bytes",
       "max-value-bytes",
     ],
@@ -115,6 +124,8 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
     fsync,
     snapshotEntries:
       flags["snapshot-entries"] === undefined ? defaults.snapshotEntries : parsePositiveInt(flags["snapshot-entries"], "--snapshot-entries", 1e9),
+    snapshotLogFraction:
+      flags["snapshot-log-fraction"] === undefined ? defaults.snapshotLogFraction : parseFraction(flags["snapshot-log-fraction"], "--snapshot-log-fraction", 100),
     // Within the 16 MiB frame limit with room for the frame's other fields.
     snapshotChunkBytes:
       flags["snapshot-chunk-bytes"] === undefined

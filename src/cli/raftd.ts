@@ -30,6 +30,7 @@ import { readIdentity, writeIdentity, type NodeIdentity } from "../node/node-ide
 import { lockDataDir } from "../node/data-dir-lock";
 import { NodeLogger } from "../node/node-logger";
 import { RaftNode } from "../node/raft-node";
+import { DEFAULT_SNAPSHOT_POLICY } from "../node/snapshot-policy";
 import { SnapshotReceiver, SnapshotSender } from "../node/snapshot-chunks";
 import { FileSnapshotHost } from "../node/snapshot-host";
 import { adminAutoPortOffset, electionTicksOf, parseRaftdArgs, raftdUsage, type RaftdConfig } from "./raftd-config";
@@ -121,7 +122,7 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     logger,
     timers: { setInterval: (callback, ms) => setInterval(callback, ms), clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout) },
     tickMs: config.heartbeatMs,
-    snapshotEntries: config.snapshotEntries,
+    snapshotPolicy: { ...DEFAULT_SNAPSHOT_POLICY, entries: config.snapshotEntries, logFraction: config.snapshotLogFraction },
     waitersMax: 65_536,
     summaryMs: 5_000,
   });

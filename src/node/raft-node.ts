@@ -29,6 +29,7 @@ import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import type { NodeLogger } from "./node-logger";
 import type { SnapshotHost } from "./snapshot-host";
+import { snapshotDue, type SnapshotPolicy } from "./snapshot-policy";
 
 /** What the node needs from the network: fire-and-forget delivery (raft tolerates loss). */
 export interface RaftTransport {
@@ -56,8 +57,8 @@ export interface RaftNodeOptions<Result> {
   logger: NodeLogger;
   timers: NodeTimers;
   tickMs: number;
-  /** Take a snapshot once this many entries were applied since the last one. */
-  snapshotEntries: number;
+  /** When to take a snapshot (snapshot-policy.ts). */
+  snapshotPolicy: SnapshotPolicy;
   /** Bound on proposals and reads awaiting an answer. */
   waitersMax: number;
   /** Heartbeats and appends are summarised at info once per this many ms (0: never). */
@@ -130,6 +131,10 @@ export class RaftNode<Result> {
   private lastRole: string;
   private lastTerm: number;
   private lastSnapshotIndex: number;
+  /** Size of the newest snapshot (taken or installed; 0: none). */
+  private lastSnapshotBytes: number;
+  /** Bytes of entry data applied after lastSnapshotIndex (the snapshot policy's log size). */
+  private appliedBytesSinceSnapshot = 0;
   /** The snapshot being written in the background (maybeSnapshot), or null. */
   private snapshotting: Promise<void> | null = null;
   /** Term and vote as last made durable (commit-only changes are not persisted on their own). */
@@ -154,6 +159,7 @@ export class RaftNode<Result> {
     this.lastRole = status.role;
     this.lastTerm = status.term;
     this.lastSnapshotIndex = status.snapshotIndex;
+    this.lastSnapshotBytes = options.core.log.snapshot?.data.byteLength ?? 0;
     this.appliedIndex = status.lastApplied;
     this.durableHardState = { term: status.term, votedFor: status.votedFor };
   }
@@ -358,6 +364,8 @@ export class RaftNode<Result> {
     if (ready.snapshot !== null) {
       await this.options.snapshots.restore(ready.snapshot.data);
       this.lastSnapshotIndex = ready.snapshot.meta.index;
+      this.lastSnapshotBytes = ready.snapshot.data.byteLength;
+      this.appliedBytesSinceSnapshot = 0;
       this.appliedIndex = ready.snapshot.meta.index;
       this.options.logger.info({ event: "snapshot-installed", index: ready.snapshot.meta.index }, "snapshot installed");
     }
@@ -465,6 +473,7 @@ export class RaftNode<Result> {
     assert(entry.index === this.appliedIndex + 1, "entries are applied in order, once");
     const result = entry.kind === "normal" ? machine.apply(entry.index, entry.data) : null;
     this.appliedIndex = entry.index;
+    this.appliedBytesSinceSnapshot += entry.data.length;
     this.stats.applied += 1;
     this.activity.applied += 1;
     if (entry.kind === "config") {
@@ -496,8 +505,8 @@ export class RaftNode<Result> {
   }
 
   /**
-   * Starts a snapshot once snapshotEntries entries were applied since the last one. It runs
-   * beside the loop: the state machine freezes its state when the save starts (synchronously,
+   * Starts a snapshot when the policy says one is due (snapshot-policy.ts). It runs beside the
+   * loop: the state machine freezes its state when the save starts (synchronously,
    * QueueStateMachine.snapshotChunks), so entries go on being applied, and heartbeats and
    * appends go on leaving, while the file is written; then the core and storage drop the log
    * before it. One at a time.
@@ -505,9 +514,16 @@ export class RaftNode<Result> {
   private maybeSnapshot(): void {
     if (this.snapshotting !== null || this.stopped) return;
     const applied = this.appliedIndex;
-    if (applied - this.lastSnapshotIndex < this.options.snapshotEntries) return;
+    const progress = {
+      entriesSince: applied - this.lastSnapshotIndex,
+      logBytesSince: this.appliedBytesSinceSnapshot,
+      snapshotBytes: this.lastSnapshotBytes,
+    };
+    if (!snapshotDue(progress, this.options.snapshotPolicy)) return;
     const saving = this.options.snapshots.save(this.core.snapshotMetaAt(applied));
-    this.snapshotting = this.finishSnapshot(applied, saving)
+    // Entries applied while the file is written count toward the next snapshot.
+    const bytesCovered = this.appliedBytesSinceSnapshot;
+    this.snapshotting = this.finishSnapshot(applied, bytesCovered, saving)
       .catch((error: unknown) => {
         if (!this.stopped) this.fail(error);
       })
@@ -516,13 +532,17 @@ export class RaftNode<Result> {
       });
   }
 
-  private async finishSnapshot(applied: number, saving: Promise<SnapshotData>): Promise<void> {
+  private async finishSnapshot(applied: number, bytesCovered: number, saving: Promise<SnapshotData>): Promise<void> {
     const data = await saving;
     // The node may have stopped, or a snapshot from the leader overtaken this one, meanwhile.
     if (this.stopped || applied <= this.core.status().snapshotIndex) return;
     const snapshot = this.core.compact(applied, data);
     await this.options.storage.compact(snapshot);
-    this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, applied);
+    if (applied > this.lastSnapshotIndex) {
+      this.lastSnapshotIndex = applied;
+      this.lastSnapshotBytes = data.byteLength;
+      this.appliedBytesSinceSnapshot = Math.max(0, this.appliedBytesSinceSnapshot - bytesCovered);
+    }
     this.stats.snapshots += 1;
     this.options.logger.info({ event: "snapshot-taken", index: applied, bytes: data.byteLength }, "snapshot taken");
   }

@@ -23,7 +23,7 @@ export interface StorageStats {
   /** datasync/fsync calls on segments, snapshots and the directory. */
   fsyncs: number;
   snapshotsWritten: number;
-  /** WAL bytes written since the newest snapshot (input to snapshot-policy.ts). */
+  /** WAL bytes written since the newest snapshot (reported by /metrics). */
   bytesSinceSnapshot: number;
   /** Zeros written ahead of the WAL's records (preallocation, wal-writer.ts); not in bytesWritten. */
   bytesPreallocated: number;

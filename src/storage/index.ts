@@ -6,4 +6,3 @@ export { openFileStorage, FileStorage } from "./file-storage";
 export type { FileStorageOptions } from "./options";
 export type { StorageLogger, StorageStats } from "./fs-util";
 export { SnapshotReader, SnapshotWriter, type SnapshotFileInfo } from "./snapshot-files";
-export { snapshotDue, validateSnapshotPolicy, DEFAULT_SNAPSHOT_POLICY, type SnapshotPolicy, type SnapshotProgress } from "./snapshot-policy";

@@ -43,7 +43,7 @@ t.test(`chaos: kills, restarts, corruption and stalls (seed ${seed})`, async (t)
   const rng = new SeededRng(seed);
   // Snapshots every 40 entries: nodes take them beside their loops while writes go on, are
   // killed in the middle of them, and catch up through InstallSnapshot after restarts.
-  const cluster = new TestCluster({ nodes: 5, seed, faults: { delayMs: 1, jitterMs: 3, corruptRate: 0.05 }, raftdArgs: ["--snapshot-entries", "40"] });
+  const cluster = new TestCluster({ nodes: 5, seed, faults: { delayMs: 1, jitterMs: 3, corruptRate: 0.05 }, raftdArgs: ["--snapshot-entries", "40", "--snapshot-log-fraction", "0"] });
   t.teardown(() => cluster.cleanup());
   const history: HistoryEvent[] = [];
   let running = true;

@@ -12,7 +12,7 @@ import t from "tap";
 import { TestCluster } from "../support/test-cluster";
 
 t.test("snapshot catch-up, transfer, removal, fresh replacement, graceful stop", async (t) => {
-  const cluster = new TestCluster({ nodes: 3, seed: 31, raftdArgs: ["--snapshot-entries", "25"] });
+  const cluster = new TestCluster({ nodes: 3, seed: 31, raftdArgs: ["--snapshot-entries", "25", "--snapshot-log-fraction", "0"] });
   t.teardown(() => cluster.cleanup());
   try {
     await cluster.start();

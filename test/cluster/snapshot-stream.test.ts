@@ -12,7 +12,7 @@ import { TestCluster } from "../support/test-cluster";
 const chunkBytes = 4096;
 
 t.test("a snapshot of many chunks survives a connection cut mid-transfer", async (t) => {
-  const cluster = new TestCluster({ nodes: 3, seed: 44, faults: {}, raftdArgs: ["--snapshot-entries", "20", "--snapshot-chunk-bytes", String(chunkBytes)] });
+  const cluster = new TestCluster({ nodes: 3, seed: 44, faults: {}, raftdArgs: ["--snapshot-entries", "20", "--snapshot-log-fraction", "0", "--snapshot-chunk-bytes", String(chunkBytes)] });
   t.teardown(() => cluster.cleanup());
   try {
     await cluster.start();

@@ -33,7 +33,7 @@ function setup() {
     logger,
     timers: { setInterval: () => null, clearInterval: () => undefined },
     tickMs: 100,
-    snapshotEntries: 1_000_000,
+    snapshotPolicy: { entries: 1_000_000, logFraction: 0, maxLogBytes: 1 << 30 },
     waitersMax: 1000,
     summaryMs: 0,
   });

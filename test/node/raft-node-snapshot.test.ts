@@ -7,6 +7,7 @@ import t from "tap";
 import { NodeLogger } from "../../src/node/node-logger";
 import { RaftNode } from "../../src/node/raft-node";
 import type { SnapshotHost } from "../../src/node/snapshot-host";
+import type { SnapshotPolicy } from "../../src/node/snapshot-policy";
 import { RaftCore } from "../../src/raft/core";
 import { nullCoreLogger } from "../../src/raft/logger";
 import type { SnapshotData, SnapshotMeta } from "../../src/raft/types";
@@ -20,7 +21,7 @@ interface PendingSave {
   finish: () => void;
 }
 
-function setup(snapshotEntries: number) {
+function setup(snapshotEntries: number, policy: Partial<SnapshotPolicy> = {}, snapshotBytes = 3) {
   const initial = RaftCore.bootstrap(["n1"]);
   const disk = new MemDisk(initial, "immediate");
   const storage = disk.open();
@@ -31,7 +32,7 @@ function setup(snapshotEntries: number) {
     save(meta: SnapshotMeta): Promise<SnapshotData> {
       const appliedAtCall = applied.length === 0 ? 0 : applied[applied.length - 1]!;
       return new Promise((resolve) => {
-        saves.push({ meta, appliedAtCall, finish: () => resolve(new Uint8Array([1, 2, 3])) });
+        saves.push({ meta, appliedAtCall, finish: () => resolve(new Uint8Array(snapshotBytes)) });
       });
     },
     restore: () => Promise.reject(new Error("not used")),
@@ -51,7 +52,7 @@ function setup(snapshotEntries: number) {
     logger,
     timers: { setInterval: () => null, clearInterval: () => undefined },
     tickMs: 100,
-    snapshotEntries,
+    snapshotPolicy: { entries: snapshotEntries, logFraction: 0, maxLogBytes: 1 << 30, ...policy },
     waitersMax: 1000,
     summaryMs: 0,
   });
@@ -103,4 +104,40 @@ t.test("a snapshot that finishes after the node stopped changes nothing", async 
   await node.snapshotIdle();
   t.equal(core.status().snapshotIndex, 0, "no compaction after stop");
   t.equal(node.failed, null, "and no failure");
+});
+
+t.test("after a large snapshot, the next waits for log data of logFraction of its size", async (t) => {
+  // Snapshots of 40 bytes; entries carry 1 byte of data each. logFraction 0.5: the next snapshot
+  // needs 5 entries AND 20 bytes of log since the last one.
+  const { node, saves } = setup(5, { logFraction: 0.5 }, 40);
+  node.start();
+  await proposeMany(node, 5); // the bootstrap config entry and the leader's no-op carry data too
+  t.equal(saves.length, 1, "the first snapshot: 0.5 x no snapshot yet asks for nothing");
+  saves[0]!.finish();
+  await node.snapshotIdle();
+  await proposeMany(node, 19);
+  t.equal(saves.length, 1, "19 entries of 1 byte: not enough log for a 40-byte snapshot");
+  await proposeMany(node, 1);
+  t.equal(saves.length, 2, "20 bytes of log: due");
+  t.equal(saves[1]!.meta.index - saves[0]!.meta.index, 20);
+  saves[1]!.finish();
+  await node.snapshotIdle();
+  await node.stop();
+});
+
+t.test("maxLogBytes forces a snapshot before the entry count is reached", async (t) => {
+  const { node, saves } = setup(1000, { maxLogBytes: 64 });
+  node.start();
+  for (let k = 0; k < 100 && saves.length === 0; k++) await proposeMany(node, 1);
+  t.equal(saves.length, 1, "a first snapshot once 64 bytes of log were applied");
+  saves[0]!.finish();
+  await node.snapshotIdle();
+  await proposeMany(node, 63);
+  t.equal(saves.length, 1, "63 entries of 1 byte since");
+  await proposeMany(node, 1);
+  t.equal(saves.length, 2, "64 bytes of log since the last snapshot: due despite 1000 entries");
+  t.equal(saves[1]!.meta.index - saves[0]!.meta.index, 64);
+  saves[1]!.finish();
+  await node.snapshotIdle();
+  await node.stop();
 });

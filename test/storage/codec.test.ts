@@ -9,7 +9,6 @@ import {
 import { decodeEntry, decodeHardState, encodeEntry, encodeHardState } from "../../src/storage/wal-records";
 import { classifyFileName, segmentFileName, snapshotFileName } from "../../src/storage/file-names";
 import { classifyDamage } from "../../src/storage/tail-classifier";
-import { snapshotDue, validateSnapshotPolicy } from "../../src/storage/snapshot-policy";
 import { decodeSnapshotHeader, decodeSnapshotMeta, encodeSnapshotHead, encodeSnapshotMeta } from "../../src/storage/snapshot-format";
 import { SeededRng } from "../../src/util/rng";
 
@@ -102,13 +101,4 @@ t.test("tail classifier: torn last flush vs damaged acknowledged flush", async (
   t.equal(classifyDamage(true, at(5, 0, 3), [at(6, 0, 1)]).kind, "corrupt", "rest of flush 5 missing yet 6 follows");
   t.equal(classifyDamage(false, at(5, 2, 3), []).kind, "corrupt", "older segments are never torn");
   t.same(classifyDamage(true, null, [at(1, 1, 2)]), { kind: "torn" });
-});
-
-t.test("snapshot policy", async (t) => {
-  const policy = validateSnapshotPolicy({ entriesSinceSnapshotMax: 100, bytesSinceSnapshotMax: 1000 });
-  t.equal(snapshotDue({ lastApplied: 99, snapshotIndex: 0, bytesSinceSnapshot: 10 }, policy), false);
-  t.equal(snapshotDue({ lastApplied: 100, snapshotIndex: 0, bytesSinceSnapshot: 10 }, policy), true);
-  t.equal(snapshotDue({ lastApplied: 150, snapshotIndex: 100, bytesSinceSnapshot: 1000 }, policy), true);
-  t.equal(snapshotDue({ lastApplied: 100, snapshotIndex: 100, bytesSinceSnapshot: 5000 }, policy), false, "nothing new to snapshot");
-  t.throws(() => validateSnapshotPolicy({ entriesSinceSnapshotMax: 0, bytesSinceSnapshotMax: 1 }), { code: "CONFIG_INVALID" });
 });
