@@ -5,7 +5,7 @@
  * state of a node that never restarted.
  */
 import t from "tap";
-import { FileSnapshotHost } from "../../src/node/snapshot-host";
+import { FileSnapshotHost, SAVE_CHUNK_BYTES_MAX, type ChunkedStateMachine } from "../../src/node/snapshot-host";
 import { encodeCommand } from "../../src/queue/command-codec";
 import { makeQueueLimits } from "../../src/queue/limits";
 import { QueueStateMachine } from "../../src/queue/state-machine";
@@ -79,5 +79,43 @@ t.test("a snapshot at an index whose last entries were no-ops holds the state an
   const restored = new QueueStateMachine(limits);
   await new FileSnapshotHost(opened.storage, restored, 32).restore(data);
   t.same(Buffer.from(restored.snapshot()), Buffer.from(machine.snapshot()), "the snapshot holds the queue's state");
+  await opened.storage.close();
+});
+
+t.test("save() encodes at most SAVE_CHUNK_BYTES_MAX per chunk, whatever the transfer chunk size", async (t) => {
+  const dir = await tempDir(t);
+  const opened = await openStorage(t, dir);
+  await opened.storage.load();
+  const log = commandEntries(1, 40_000);
+  await opened.storage.persist({ term: 1, votedFor: "a:1", commitIndex: 40_000 }, log, null);
+  const machine = new QueueStateMachine(makeQueueLimits({}));
+  for (const entry of log) machine.apply(entry.index, entry.data);
+  const chunkSizes: number[] = [];
+  const recording: ChunkedStateMachine = {
+    get lastApplied() {
+      return machine.lastApplied;
+    },
+    snapshotChunks(chunkBytes, options) {
+      const { totalBytes, chunks } = machine.snapshotChunks(chunkBytes, options);
+      return {
+        totalBytes,
+        chunks: (function* () {
+          for (const chunk of chunks) {
+            chunkSizes.push(chunk.length);
+            yield chunk;
+          }
+        })(),
+      };
+    },
+    beginRestore: () => machine.beginRestore(),
+  };
+  const meta: SnapshotMeta = { index: 40_000, term: 1, config };
+  const data = await new FileSnapshotHost(opened.storage, recording, 16 * 1024 * 1024).save(meta);
+  t.ok(data.byteLength > 2 * SAVE_CHUNK_BYTES_MAX, `the snapshot (${data.byteLength} bytes) spans several chunks`);
+  t.ok(chunkSizes.length >= 3);
+  t.ok(chunkSizes.every((size) => size <= SAVE_CHUNK_BYTES_MAX), `chunks of ${Math.max(...chunkSizes)} bytes at most`);
+  const restored = new QueueStateMachine(makeQueueLimits({}));
+  await new FileSnapshotHost(opened.storage, restored, 16 * 1024 * 1024).restore(data);
+  t.same(Buffer.from(restored.snapshot()), Buffer.from(machine.snapshot()));
   await opened.storage.close();
 });
