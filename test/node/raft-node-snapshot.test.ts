@@ -3,7 +3,7 @@
 // before it. A single-voter node on the simulator's in-memory disk (synced at once), a state
 // machine that records what it applied, and a snapshot host whose save() the test completes.
 import bunyan from "bunyan";
-import t from "tap";
+import t, { type Test } from "tap";
 import { NodeLogger } from "../../src/node/node-logger";
 import { RaftNode } from "../../src/node/raft-node";
 import type { SnapshotHost } from "../../src/node/snapshot-host";
@@ -106,38 +106,38 @@ t.test("a snapshot that finishes after the node stopped changes nothing", async 
   t.equal(node.failed, null, "and no failure");
 });
 
+/**
+ * With snapshot 1 finished, proposes `gap - 1` entries of 1 byte (no new snapshot may start),
+ * then one more (the next one must start, `gap` entries after the first); then finishes it.
+ */
+async function expectNextSnapshotAfter(t: Test, setupResult: ReturnType<typeof setup>, gap: number, why: string): Promise<void> {
+  const { node, saves } = setupResult;
+  saves[0]!.finish();
+  await node.snapshotIdle();
+  await proposeMany(node, gap - 1);
+  t.equal(saves.length, 1, `${gap - 1} entries of 1 byte since the first snapshot: not due yet`);
+  await proposeMany(node, 1);
+  t.equal(saves.length, 2, `${gap} entries: due (${why})`);
+  t.equal(saves[1]!.meta.index - saves[0]!.meta.index, gap);
+  saves[1]!.finish();
+  await node.snapshotIdle();
+  await node.stop();
+}
+
 t.test("after a large snapshot, the next waits for log data of logFraction of its size", async (t) => {
   // Snapshots of 40 bytes; entries carry 1 byte of data each. logFraction 0.5: the next snapshot
   // needs 5 entries AND 20 bytes of log since the last one.
-  const { node, saves } = setup(5, { logFraction: 0.5 }, 40);
-  node.start();
-  await proposeMany(node, 5); // the bootstrap config entry and the leader's no-op carry data too
-  t.equal(saves.length, 1, "the first snapshot: 0.5 x no snapshot yet asks for nothing");
-  saves[0]!.finish();
-  await node.snapshotIdle();
-  await proposeMany(node, 19);
-  t.equal(saves.length, 1, "19 entries of 1 byte: not enough log for a 40-byte snapshot");
-  await proposeMany(node, 1);
-  t.equal(saves.length, 2, "20 bytes of log: due");
-  t.equal(saves[1]!.meta.index - saves[0]!.meta.index, 20);
-  saves[1]!.finish();
-  await node.snapshotIdle();
-  await node.stop();
+  const rig = setup(5, { logFraction: 0.5 }, 40);
+  rig.node.start();
+  await proposeMany(rig.node, 5); // the bootstrap config entry and the leader's no-op carry data too
+  t.equal(rig.saves.length, 1, "the first snapshot: 0.5 x no snapshot yet asks for nothing");
+  await expectNextSnapshotAfter(t, rig, 20, "20 bytes of log after a 40-byte snapshot");
 });
 
 t.test("maxLogBytes forces a snapshot before the entry count is reached", async (t) => {
-  const { node, saves } = setup(1000, { maxLogBytes: 64 });
-  node.start();
-  for (let k = 0; k < 100 && saves.length === 0; k++) await proposeMany(node, 1);
-  t.equal(saves.length, 1, "a first snapshot once 64 bytes of log were applied");
-  saves[0]!.finish();
-  await node.snapshotIdle();
-  await proposeMany(node, 63);
-  t.equal(saves.length, 1, "63 entries of 1 byte since");
-  await proposeMany(node, 1);
-  t.equal(saves.length, 2, "64 bytes of log since the last snapshot: due despite 1000 entries");
-  t.equal(saves[1]!.meta.index - saves[0]!.meta.index, 64);
-  saves[1]!.finish();
-  await node.snapshotIdle();
-  await node.stop();
+  const rig = setup(1000, { maxLogBytes: 64 });
+  rig.node.start();
+  for (let k = 0; k < 100 && rig.saves.length === 0; k++) await proposeMany(rig.node, 1);
+  t.equal(rig.saves.length, 1, "a first snapshot once 64 bytes of log were applied");
+  await expectNextSnapshotAfter(t, rig, 64, "64 bytes of log, despite snapshotEntries 1000");
 });
