@@ -13,8 +13,9 @@
  *
  * Every block holds `blockEntries` slots except the last, which is being filled, so the block of
  * an index is found by division. Compaction drops whole blocks and moves first() inside the
- * first one. Data of `bigEntryBytes` or more is kept as the caller's Uint8Array instead of being
- * copied, so a block's arena stays below blockEntries * bigEntryBytes.
+ * first one. Data of BIG_ENTRY_BYTES or more is kept as a Uint8Array of its own instead (an
+ * object per entry costs little beside a kilobyte), so a block's arena stays below
+ * blockEntries * BIG_ENTRY_BYTES (4 MiB), which bounds what a partly compacted first block holds.
  *
  * Contract: push() continues at last() + 1; entry(i) returns a fresh LogEntry whose data is a
  * view that nothing overwrites (arenas are append-only; a grown arena is a new buffer, the old
@@ -28,7 +29,7 @@ const KINDS: readonly EntryKind[] = ["normal", "noop", "config"];
 
 /** RaftConfig.logBlockEntries' default, and RaftLog's when built without a config. */
 export const DEFAULT_BLOCK_ENTRIES = 4096;
-const BIG_ENTRY_BYTES = 64 * 1024;
+export const BIG_ENTRY_BYTES = 1024;
 const FIRST_ARENA_BYTES = 16 * 1024;
 const EMPTY = new Uint8Array(0);
 
@@ -103,7 +104,8 @@ export class PackedEntries {
     let end = start;
     if (data.length >= BIG_ENTRY_BYTES) {
       if (block.big === null) block.big = new Map();
-      block.big.set(slot, data);
+      // A view into a larger buffer (a proposal slab, a received frame) would keep all of it.
+      block.big.set(slot, data.byteLength === data.buffer.byteLength ? data : data.slice());
     } else {
       end = start + data.length;
       if (end > block.arena.length) this.grow(block, start, end);

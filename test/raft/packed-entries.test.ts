@@ -1,15 +1,15 @@
 /** PackedEntries against a plain array: pushes, reads, compaction and resets, across block edges. */
 import t, { type Test } from "tap";
-import { PackedEntries } from "../../src/raft/packed-entries";
+import { BIG_ENTRY_BYTES, PackedEntries } from "../../src/raft/packed-entries";
 import type { EntryKind, LogEntry } from "../../src/raft/types";
 import { SeededRng } from "../../src/util/rng";
 
 const KINDS: EntryKind[] = ["normal", "noop", "config"];
 
 function makeEntry(rng: SeededRng, index: number, term: number): LogEntry {
-  // Mostly small data, sometimes empty, sometimes big enough to be kept whole (>= 64 KiB).
+  // Mostly small data, sometimes empty, sometimes big enough to be kept whole (>= 1 KiB).
   const roll = rng.nextInt(100);
-  const length = roll < 5 ? 0 : roll < 8 ? 64 * 1024 + rng.nextInt(100) : rng.nextInt(300);
+  const length = roll < 5 ? 0 : roll < 10 ? BIG_ENTRY_BYTES + rng.nextInt(3000) : rng.nextInt(300);
   const data = new Uint8Array(length);
   for (let k = 0; k < length; k += 97) data[k] = (index * 31 + k) & 0xff;
   if (length > 0) data[length - 1] = index & 0xff;
@@ -86,9 +86,16 @@ t.test("data is copied into the arena, not kept as the caller's view", async (t)
   source[0] = 9;
   t.same([...packed.entry(1).data], [1, 2, 3]);
   t.not(packed.entry(1).data.buffer, source.buffer);
-  const big = new Uint8Array(64 * 1024);
+  const big = new Uint8Array(BIG_ENTRY_BYTES);
   packed.push({ index: 2, term: 1, kind: "normal", data: big });
-  t.equal(packed.entry(2).data, big, "data of 64 KiB or more is kept whole, not copied");
+  t.equal(packed.entry(2).data, big, "big data that owns its buffer is kept as it is");
+  const frame = new Uint8Array(4 * BIG_ENTRY_BYTES).fill(5);
+  packed.push({ index: 3, term: 1, kind: "normal", data: frame.subarray(10, 10 + BIG_ENTRY_BYTES) });
+  const kept = packed.entry(3).data;
+  t.equal(kept.buffer.byteLength, BIG_ENTRY_BYTES, "big data viewing a larger buffer is copied out of it");
+  t.equal(kept[0], 5);
+  frame.fill(6);
+  t.equal(packed.entry(3).data[0], 5, "and no longer shares it");
 });
 
 t.test("out-of-order pushes and reads outside the run are bugs", async (t) => {
