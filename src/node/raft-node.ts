@@ -29,7 +29,7 @@ import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import type { NodeLogger } from "./node-logger";
 import type { SnapshotHost } from "./snapshot-host";
-import { snapshotDue, type SnapshotPolicy } from "./snapshot-policy";
+import { snapshotDue, validateSnapshotPolicy, type SnapshotPolicy } from "./snapshot-policy";
 
 /** What the node needs from the network: fire-and-forget delivery (raft tolerates loss). */
 export interface RaftTransport {
@@ -152,6 +152,7 @@ export class RaftNode<Result> {
   messageObserver: ((message: RaftMessage, direction: "in" | "out") => void) | null = null;
 
   constructor(options: RaftNodeOptions<Result>) {
+    validateSnapshotPolicy(options.snapshotPolicy);
     this.options = options;
     this.core = options.core;
     this.id = options.core.id;

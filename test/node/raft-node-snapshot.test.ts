@@ -141,3 +141,8 @@ t.test("maxLogBytes forces a snapshot before the entry count is reached", async 
   t.equal(rig.saves.length, 1, "a first snapshot once 64 bytes of log were applied");
   await expectNextSnapshotAfter(t, rig, 64, "64 bytes of log, despite snapshotEntries 1000");
 });
+
+t.test("a RaftNode refuses an invalid snapshot policy", async (t) => {
+  t.throws(() => setup(5, { logFraction: -1 }), { code: "CONFIG_INVALID" });
+  t.throws(() => setup(0), { code: "CONFIG_INVALID" });
+});
