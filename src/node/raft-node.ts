@@ -131,8 +131,6 @@ export class RaftNode<Result> {
   private lastRole: string;
   private lastTerm: number;
   private lastSnapshotIndex: number;
-  /** Size of the newest snapshot (taken or installed; 0: none). */
-  private lastSnapshotBytes: number;
   /** Bytes of entry data applied after lastSnapshotIndex (the snapshot policy's log size). */
   private appliedBytesSinceSnapshot = 0;
   /** The snapshot being written in the background (maybeSnapshot), or null. */
@@ -160,7 +158,6 @@ export class RaftNode<Result> {
     this.lastRole = status.role;
     this.lastTerm = status.term;
     this.lastSnapshotIndex = status.snapshotIndex;
-    this.lastSnapshotBytes = options.core.log.snapshot?.data.byteLength ?? 0;
     this.appliedIndex = status.lastApplied;
     this.durableHardState = { term: status.term, votedFor: status.votedFor };
   }
@@ -365,7 +362,6 @@ export class RaftNode<Result> {
     if (ready.snapshot !== null) {
       await this.options.snapshots.restore(ready.snapshot.data);
       this.lastSnapshotIndex = ready.snapshot.meta.index;
-      this.lastSnapshotBytes = ready.snapshot.data.byteLength;
       this.appliedBytesSinceSnapshot = 0;
       this.appliedIndex = ready.snapshot.meta.index;
       this.options.logger.info({ event: "snapshot-installed", index: ready.snapshot.meta.index }, "snapshot installed");
@@ -518,7 +514,8 @@ export class RaftNode<Result> {
     const progress = {
       entriesSince: applied - this.lastSnapshotIndex,
       logBytesSince: this.appliedBytesSinceSnapshot,
-      snapshotBytes: this.lastSnapshotBytes,
+      // The core keeps the newest snapshot, taken or installed.
+      snapshotBytes: this.core.log.snapshot?.data.byteLength ?? 0,
     };
     if (!snapshotDue(progress, this.options.snapshotPolicy)) return;
     const saving = this.options.snapshots.save(this.core.snapshotMetaAt(applied));
@@ -541,7 +538,6 @@ export class RaftNode<Result> {
     await this.options.storage.compact(snapshot);
     if (applied > this.lastSnapshotIndex) {
       this.lastSnapshotIndex = applied;
-      this.lastSnapshotBytes = data.byteLength;
       this.appliedBytesSinceSnapshot = Math.max(0, this.appliedBytesSinceSnapshot - bytesCovered);
     }
     this.stats.snapshots += 1;
