@@ -148,7 +148,7 @@ export class PackedEntries {
     this.firstIndex = index + 1;
   }
 
-  /** Bytes held by the blocks' typed arrays (for tests and status). */
+  /** Bytes held by the blocks' typed arrays and arenas, not big entries' own buffers (for tests). */
   heldBytes(): number {
     let bytes = 0;
     for (const block of this.blocks) {
