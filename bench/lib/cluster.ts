@@ -4,9 +4,9 @@
  * Runs the compiled daemon (`node dist/src/cli/raftd-main.js`, so `npm run build` first) with
  * the node flags bin/raftd uses (src/cli/node-flags.ts), default settings and --fsync always,
  * data dirs under one temp dir. The first node bootstraps, the others join it; start() returns
- * once every node is a voter. Each node's JSON log lines are parsed as they arrive: `activity` records (every 5 s: entriesPersisted, fsyncs) are kept
- * with their arrival time, `role` records tell who leads, and the last lines are kept for a
- * failure report. Bounded: at most 7 nodes, every wait has a deadline.
+ * once every node is a voter. Each node's JSON log lines are parsed as they arrive: `activity`
+ * records (every 5 s: entriesPersisted, fsyncs) are kept with their arrival time, `role` records
+ * tell who leads, and the last lines are kept for a failure report. Bounded: at most 7 nodes, every wait has a deadline.
  *
  * Cleanup: stop() SIGKILLs (or, with graceful, SIGTERMs then SIGKILLs after a grace period, so
  * --cpu-prof can write its profile) every process and removes the temp dir. killAllSync() is
