@@ -16,12 +16,15 @@ import * as protobuf from "protobufjs/light";
 import { AssertionError } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import { frameTypeCodes, schemaDescriptor, type WireBodies } from "./schema.generated";
+import { installNumberUint64 } from "./uint64";
 
 // 64-bit fields decode to plain numbers, not Long objects. This must run before the types are
 // built (field defaults are computed then). Our uint64 values (terms, indexes, ids) stay below
 // 2^53; raft-convert.ts checks that on the way in.
 (protobuf.util as unknown as { Long: unknown }).Long = undefined;
 protobuf.configure();
+// After configure(), which sets the reader's uint64 again: no LongBits per uint64 (uint64.ts).
+installNumberUint64(protobuf);
 
 export type WireMessageType = keyof WireBodies;
 
