@@ -207,3 +207,27 @@ t.test("seeded fuzz: random bytes, truncations and bit flips never crash", async
   t.ok(rejected > 3000, `rejected ${rejected}`);
   t.ok(accepted > 100, `accepted ${accepted} (bit flips in the value or seq stay valid)`);
 });
+
+t.test("decodeForApply reads names right when its string table is full and names collide", async (t) => {
+  // 1,000 client ids and queue names of every length from 1 to 64 on a 256-slot table: most
+  // slots are shared, so a name whose slot holds another (or one of the same length) must not
+  // come back as that other name.
+  const rng = new SeededRng(256);
+  const names: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const length = 1 + (i % 64);
+    let name = "";
+    for (let j = 0; j < length; j++) name += "abcXYZ019._-"[rng.nextInt(12)];
+    names.push(name);
+  }
+  const wrong: string[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const clientId = names[rng.nextInt(names.length)]!;
+      const queue = names[i]!;
+      const read = decodeForApply(encodeCommand({ op: "dequeue", queue, clientId, seq: 1, proposedAtMs: 0 }));
+      if (read?.clientId !== clientId || read.queue !== queue) wrong.push(`${clientId}/${queue} read as ${read?.clientId}/${read?.queue}`);
+    }
+  }
+  t.same(wrong.slice(0, 5), [], "every name read as written");
+});
