@@ -16,8 +16,9 @@
  *                   the leader's profile file; summarise it with bench/profile-summary.ts
  * --dir PARENT      where the data dirs (and the fsync floor) live (default os.tmpdir())
  * --warmup-ms N     before measuring, drive each new cluster for about N ms (default 3000, 0: none)
- *                   with the scenarios' kinds of load on a queue of its own, so V8 has compiled the
- *                   hot paths of every process: the figures are steady state, not JIT warm-up
+ *                   with the scenarios' kinds of load on a queue of its own, then N ms more of one
+ *                   client when the first scenario has one, so V8 has compiled the hot paths of
+ *                   every process: the figures are steady state, not JIT warm-up
  * --help            this text
  *
  * Clusters run the compiled daemon (dist/), with default settings and --fsync always; all
@@ -161,12 +162,19 @@ class ProgressView {
 }
 
 /**
- * Drives a fresh cluster for about `totalMs` before anything is measured: enqueues from 64
- * streams and from 1, then dequeues the queue empty, on a queue no scenario uses. A raftd starts
- * cold (V8 interprets, then compiles what runs often, on the same two cores); without this the
- * first scenarios of each cluster measure the compiler as much as raftmq.
+ * Drives a fresh cluster before anything is measured: enqueues from 64 streams for 0.4 x
+ * `totalMs` and from 1 for 0.2 x, then dequeues the queue empty, on a queue no scenario uses.
+ * A raftd starts cold (V8 interprets, then compiles what runs often, on the same two cores);
+ * without this the first scenarios of each cluster measure the compiler as much as raftmq.
+ *
+ * With `endWithOneStream` (the group's first scenario has one client), it ends with `totalMs`
+ * of one stream alternating enqueue and dequeue (the queue ends empty). One client costs the
+ * nodes about one Ready round per op, against one per 64 ops at c64, so the per-round code
+ * had run about 1,400 times by the end of the 64-stream part; in the first 2 s after it,
+ * 3.5-5.4% of single-client enqueues took over 2 ms, against about 1% from the third second
+ * on, and after 4 s of single-client load there was no such start (bench/README.md, session 6).
  */
-async function warmUp(clients: ClusterClient[], totalMs: number): Promise<void> {
+async function warmUp(clients: ClusterClient[], totalMs: number, endWithOneStream: boolean): Promise<void> {
   if (totalMs <= 0) return;
   const progress: LoadProgress = { ops: 0, errors: 0 };
   const queue = "bench-warmup";
@@ -174,6 +182,7 @@ async function warmUp(clients: ClusterClient[], totalMs: number): Promise<void> 
   await runLoad(clients.slice(0, 1), { op: "enqueue", queue, payloadBytes: 64, durationMs: Math.round(totalMs * 0.2) }, progress);
   // Dequeue streams stop at EMPTY; the deadline only bounds a cluster slower than the enqueues were.
   await runLoad(clients, { op: "dequeue", queue, payloadBytes: 64, durationMs: totalMs * 4 }, progress);
+  if (endWithOneStream) await runLoad(clients.slice(0, 1), { op: "mixed", queue, payloadBytes: 64, durationMs: totalMs }, progress);
 }
 
 async function runGroup(group: Group, floors: Floors, parentDir: string, view: ProgressView, counter: { index: number }, options: { nodeFlags: string[]; graceful: boolean; earlier: ScenarioResult[]; progress: LoadProgress; leaderPids: number[]; connectionPerClient: boolean; warmupMs: number }): Promise<ScenarioResult[]> {
@@ -191,7 +200,7 @@ async function runGroup(group: Group, floors: Floors, parentDir: string, view: P
     const leader = await cluster.leader();
     options.leaderPids.push(leader.pid);
     view.log(`[bench] ${group.nodes} nodes up: ${cluster.addresses.join(" ")}; leader ${leader.name} pid ${leader.pid}`);
-    await warmUp(clients, options.warmupMs);
+    await warmUp(clients, options.warmupMs, group.scenarios[0]?.concurrency === 1);
     await syncOnActivity(leader);
     for (const scenario of group.scenarios) {
       view.begin(counter.index++, scenario.name);
