@@ -118,7 +118,7 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     storage,
     stateMachine,
     snapshots: snapshotHost,
-    transport: { send: (message) => sendRaft(message) },
+    transport: { send: (message) => sendRaft(message), flush: () => manager.flush() },
     logger,
     timers: { setInterval: (callback, ms) => setInterval(callback, ms), clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout) },
     tickMs: config.heartbeatMs,

@@ -243,19 +243,29 @@ export class Link {
     });
   }
 
+  /**
+   * Writes what offer() queued now instead of at the end of this turn (see ConnectionManager.flush).
+   * The pump already scheduled still runs and finds less or nothing to write.
+   */
+  flush(): void {
+    if (this.pumpScheduled) this.pump();
+  }
+
   private schedulePump(): void {
     if (this.pumpScheduled || this.state !== "open") return;
     this.pumpScheduled = true;
     // Batch every frame offered in this turn of the event loop into one corked write.
-    queueMicrotask(() => {
-      this.pumpScheduled = false;
-      const connection = this.connection;
-      if (this.state !== "open" || connection === null) return;
-      const before = this.stream.queuedFrames;
-      connection.pump(this.stream);
-      this.host.stats.framesSent += before - this.stream.queuedFrames;
-      this.checkDrain();
-    });
+    queueMicrotask(() => this.pump());
+  }
+
+  private pump(): void {
+    this.pumpScheduled = false;
+    const connection = this.connection;
+    if (this.state !== "open" || connection === null) return;
+    const before = this.stream.queuedFrames;
+    connection.pump(this.stream);
+    this.host.stats.framesSent += before - this.stream.queuedFrames;
+    this.checkDrain();
   }
 
   private checkDrain(): void {

@@ -38,6 +38,26 @@ t.test("call, reply and one-way send between two peers", async (t) => {
   t.equal(b.inbound.length, 2, "pings are not handed on");
 });
 
+t.test("flush() writes queued sends at once; without it they leave together at the end of the turn", async (t) => {
+  const a = await startNode(t);
+  const b = await startNode(t);
+  await a.manager.call(b.id, { type: "Ping", body: { nonce: 1 } }); // the link is open
+  const timeoutNow = (term: number): WireMessage => ({ type: "TimeoutNow", body: { from: a.id, to: b.id, term } });
+  const before = a.manager.stats.framesSent;
+  t.ok(a.manager.send(b.id, timeoutNow(1)));
+  t.ok(a.manager.send(b.id, timeoutNow(2)));
+  t.equal(a.manager.stats.framesSent, before, "queued, not written yet");
+  a.manager.flush();
+  t.equal(a.manager.stats.framesSent, before + 2, "flush() wrote both before returning");
+  t.ok(a.manager.send(b.id, timeoutNow(3)));
+  await Promise.resolve(); // the pump scheduled by send() runs as a microtask
+  t.equal(a.manager.stats.framesSent, before + 3, "without flush() the end of the turn writes it");
+  a.manager.flush();
+  t.equal(a.manager.stats.framesSent, before + 3, "nothing left to flush");
+  await until(() => b.inbound.length === 3, "all three delivered");
+  t.same(b.inbound.map((m) => m.message.type === "TimeoutNow" && m.message.body.term), [1, 2, 3], "in order, once each");
+});
+
 t.test("a client gets the node's ErrorReply with the leader's address", async (t) => {
   const node = await startNode(t, {}, (inbound) => {
     inbound.reply?.({ type: "ErrorReply", body: { code: "RAFT_NOT_LEADER", message: "not leader", leaderId: "n2", leaderAddress: "127.0.0.1:7002" } });
