@@ -34,7 +34,10 @@ import { snapshotDue, validateSnapshotPolicy, type SnapshotPolicy } from "./snap
 /** What the node needs from the network: fire-and-forget delivery (raft tolerates loss). */
 export interface RaftTransport {
   send(message: RaftMessage): void;
-  /** Puts what send() queued on the wire now rather than at the end of this turn (optional). */
+  /**
+   * Puts what this process queued for the network (raft messages; in raftd also the clients'
+   * answers) on the wire now rather than at the end of this turn (optional).
+   */
   flush?(): void;
 }
 
@@ -342,21 +345,25 @@ export class RaftNode<Result> {
     // disk write and ack) is the longer one (bench/README.md, session 6).
     if (sentEarly) this.options.transport.flush?.();
 
-    // The write starts first (FileStorage hands it to the disk inside persist()); committed
-    // entries this node already holds durably are applied while it is in flight, and their
-    // clients answered, instead of after it: on a busy leader that saves a whole fsync of
-    // latency, on a follower the ack no longer waits for the apply. Entries at or after the
-    // first one being written wait for the write.
-    const persisting = this.mustPersist(ready) ? this.startPersist(ready) : null;
+    // Committed entries this node already holds durably (those before the first one being
+    // written) need not wait for the write; when they are applied depends on who waits for what.
+    // A leader's clients wait for the applies and nothing waits for its write (its appends left
+    // above): apply and answer first, then write. A follower's ack (or a vote) waits for the write
+    // and nobody for its applies: write, ack, then apply. Either way nothing waits behind work it
+    // does not need, also when persist() does not return before the disk is done (--wal-writes
+    // blocking, the default). Entries at or after the first one being written wait for the write.
     const committed = ready.committed;
+    const firstWritten = ready.snapshot !== null ? -Infinity : ready.entries.length > 0 ? ready.entries[0]!.index : Infinity;
     let appliedEarly = 0;
-    if (ready.snapshot === null) {
-      const firstWritten = ready.entries.length > 0 ? ready.entries[0]!.index : Infinity;
+    const applyEarly = (): void => {
       while (appliedEarly < committed.length && committed[appliedEarly]!.index < firstWritten) {
         this.applyEntry(committed[appliedEarly]!);
         appliedEarly += 1;
       }
-    }
+      if (appliedEarly > 0) this.options.transport.flush?.(); // the answers
+    };
+    if (late.length === 0) applyEarly();
+    const persisting = this.mustPersist(ready) ? this.startPersist(ready) : null;
     if (persisting !== null) {
       const persisted = persisting.timer;
       await persisting.durable;
@@ -371,6 +378,10 @@ export class RaftNode<Result> {
       }
     }
     for (const message of late) this.sendMessage(message);
+    if (late.length > 0) {
+      this.options.transport.flush?.(); // the ack leaves before the applies below
+      applyEarly();
+    }
     if (ready.snapshot !== null) {
       await this.options.snapshots.restore(ready.snapshot.data);
       this.lastSnapshotIndex = ready.snapshot.meta.index;

@@ -117,13 +117,14 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
   }
 
   /**
-   * Writes the messages send() and call() queued in this turn to their sockets now. Without it
+   * Writes the messages send() and call() queued in this turn, and the replies, to their sockets now. Without it
    * they leave together at the end of the turn (a microtask), which is what batches a client's
    * requests; a caller that has more work before the turn ends (RaftNode: its own disk write,
    * applying and answering) calls this first so the messages are not held behind that work.
    */
   flush(): void {
     for (const link of this.links.values()) link.flush();
+    for (const session of this.sessions.values()) if (session.pumpScheduled) this.pumpSession(session);
   }
 
   call(to: string, message: WireMessage, callOptions: CallOptions = {}): Promise<WireMessage> {
@@ -439,13 +440,15 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
   private schedulePump(session: InboundSession): void {
     if (session.pumpScheduled) return;
     session.pumpScheduled = true;
-    queueMicrotask(() => {
-      session.pumpScheduled = false;
-      const connection = session.connection;
-      if (connection === null || this.closed) return;
-      const before = session.replies.queuedFrames;
-      connection.pump(session.replies);
-      this.stats.framesSent += before - session.replies.queuedFrames;
-    });
+    queueMicrotask(() => this.pumpSession(session));
+  }
+
+  private pumpSession(session: InboundSession): void {
+    session.pumpScheduled = false;
+    const connection = session.connection;
+    if (connection === null || this.closed) return;
+    const before = session.replies.queuedFrames;
+    connection.pump(session.replies);
+    this.stats.framesSent += before - session.replies.queuedFrames;
   }
 }

@@ -18,8 +18,10 @@
  *            only then. Log matching is checked on what reaches the disk, synced or torn.
  *   host     the orders RaftNode uses, each for half the seeds: a leader's replication
  *            messages leave before its own write is durable (thesis §10.2.1) unless the Ready
- *            changes term or vote; committed entries already durable here are applied while
- *            the write is in flight (checked durable on the disk first).
+ *            changes term or vote; committed entries already durable here are applied before
+ *            the write is durable (checked durable on the disk first). RaftNode does so on a
+ *            leader, before it starts the write; a follower applies after its write and ack,
+ *            as the other half of the seeds do.
  *   nodes    crash (all volatile state lost) and restart from durable storage alone; per-node
  *            clock rate skew.
  *   workload client proposals at whoever claims leadership, membership changes (add a fresh
@@ -363,8 +365,9 @@ export class Simulation {
   }
 
   /**
-   * RaftNode's order: committed entries below the first one this Ready writes are applied while
-   * the write is in flight, on the grounds that they are durable here already. Check that they
+   * RaftNode's order on a leader: committed entries below the first one this Ready writes are
+   * applied before that write is durable, on the grounds that they are durable here already
+   * (here after the write entered the cache; raftd before it starts: the same check). Check that they
    * are, on the disk's durable state, then apply them. Returns how many were applied.
    */
   private applyDurableCommitted(node: SimNode, ready: Ready): number {
