@@ -3,7 +3,7 @@
  *
  *   raftd --listen HOST:PORT [--advertise HOST:PORT] [--join HOST:PORT] --data-dir DIR
  *         [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT|auto] [--admin-public]
- *         [--log-level trace|debug|info|warn|error] [--fsync always|never]
+ *         [--log-level trace|debug|info|warn|error] [--fsync always|never] [--wal-writes blocking|pool]
  *         [--snapshot-entries N] [--snapshot-log-fraction F] [--snapshot-chunk-bytes N] [--max-value-bytes N]
  *
  * Snapshots: one is taken once --snapshot-entries entries were applied since the last one AND
@@ -39,6 +39,8 @@ export interface RaftdConfig {
   adminPublic: boolean;
   logLevel: LogLevel;
   fsync: "always" | "never";
+  /** How WAL writes reach the disk (src/storage/wal-writer.ts, writeFully). */
+  walWrites: "blocking" | "pool";
   snapshotEntries: number;
   /** ... and once the log applied since the last snapshot is this fraction of its size (src/node/snapshot-policy.ts). */
   snapshotLogFraction: number;
@@ -49,7 +51,7 @@ export interface RaftdConfig {
 
 export const raftdUsage = `usage: raftd --listen HOST:PORT [--advertise HOST:PORT] [--join HOST:PORT] --data-dir DIR
              [--heartbeat-ms N] [--election-timeout-ms N] [--admin HOST:PORT|auto] [--admin-public]
-             [--log-level trace|debug|info|warn|error] [--fsync always|never]
+             [--log-level trace|debug|info|warn|error] [--fsync always|never] [--wal-writes blocking|pool]
              [--snapshot-entries N] [--snapshot-log-fraction F] [--snapshot-chunk-bytes N] [--max-value-bytes N]`;
 
 const defaults = {
@@ -77,6 +79,7 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
       "admin",
       "log-level",
       "fsync",
+      "wal-writes",
       "snapshot-entries",
       "snapshot-log-fraction",
       "snapshot-chunk-bytes",
@@ -110,6 +113,8 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
   }
   const fsync = flags.fsync ?? "always";
   if (fsync !== "always" && fsync !== "never") throw invalid(`--fsync: expected always|never, got ${JSON.stringify(fsync)}`);
+  const walWrites = flags["wal-writes"] ?? "blocking";
+  if (walWrites !== "blocking" && walWrites !== "pool") throw invalid(`--wal-writes: expected blocking|pool, got ${JSON.stringify(walWrites)}`);
   return {
     listen,
     advertise,
@@ -122,6 +127,7 @@ export function parseRaftdArgs(argv: string[]): RaftdConfig {
     adminPublic,
     logLevel: flags["log-level"] === undefined ? "info" : parseLogLevel(flags["log-level"]),
     fsync,
+    walWrites,
     snapshotEntries:
       flags["snapshot-entries"] === undefined ? defaults.snapshotEntries : parsePositiveInt(flags["snapshot-entries"], "--snapshot-entries", 1e9),
     snapshotLogFraction:

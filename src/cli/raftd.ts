@@ -92,6 +92,7 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
   process.on("exit", () => lock.release());
   const storage = await openFileStorage(path.join(config.dataDir, "wal"), {
     fsync: config.fsync,
+    walWrites: config.walWrites,
     logger: logger.child({ component: "storage" }),
   });
   const state = await storage.load();

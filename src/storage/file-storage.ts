@@ -351,6 +351,7 @@ export class FileStorage implements RaftStorage {
       writeChunkBytes: this.options.writeChunkBytes,
       queuedBatchesMax: this.options.queuedBatchesMax,
       preallocateBytes: this.options.preallocateBytes,
+      blockingWrites: this.options.walWrites === "blocking",
     };
   }
 

@@ -34,6 +34,14 @@ export interface FileStorageOptions {
   preallocateBytes?: number;
   /** Truncate at mid-log corruption instead of refusing to start (loses the records after it). */
   repair?: boolean;
+  /**
+   * How a WAL flush reaches the disk. "blocking": fs.writeSync on the caller's thread, so
+   * persist() returns once the write is done (durable, with fsync "always") and no thread-pool
+   * hand-off or wake-up is paid; the event loop waits for the disk meanwhile. "pool": through
+   * libuv's thread pool, so the process runs on while the disk works. wal-writer.ts says which
+   * to pick and why.
+   */
+  walWrites?: "blocking" | "pool";
 }
 
 export type ResolvedOptions = Required<FileStorageOptions>;
@@ -51,6 +59,7 @@ export const DEFAULT_OPTIONS: Omit<ResolvedOptions, "fsync" | "logger"> = {
   snapshotsKept: 2,
   preallocateBytes: 4 * MiB,
   repair: false,
+  walWrites: "blocking",
 };
 
 // Relations between the defaults, checked at module load (STYLE.md §4).
@@ -71,6 +80,10 @@ export function resolveOptions(options: FileStorageOptions): ResolvedOptions {
   const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, ...options } as ResolvedOptions;
   for (const key of Object.keys(DEFAULT_OPTIONS) as Array<keyof typeof DEFAULT_OPTIONS>) {
     if (key === "repair") continue;
+    if (key === "walWrites") {
+      if (resolved.walWrites !== "blocking" && resolved.walWrites !== "pool") throw invalid('storage option walWrites must be "blocking" or "pool"', { walWrites: resolved.walWrites });
+      continue;
+    }
     const value = resolved[key];
     if (key === "preallocateBytes") {
       if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid("storage option preallocateBytes must be a non-negative integer", { preallocateBytes: value });

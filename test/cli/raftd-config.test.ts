@@ -1,4 +1,4 @@
-// raftd's snapshot flags: defaults, parsing, refusals with the flag's name.
+// raftd's snapshot and WAL flags: defaults, parsing, refusals with the flag's name.
 import t from "tap";
 import { parseRaftdArgs } from "../../src/cli/raftd-config";
 import { DEFAULT_SNAPSHOT_POLICY } from "../../src/node/snapshot-policy";
@@ -13,5 +13,14 @@ t.test("--snapshot-log-fraction", async (t) => {
   }
   for (const text of ["abc", "1e3", "", "101", "0x1", "1/4", "0.5.1"]) {
     t.throws(() => parseRaftdArgs([...base, "--snapshot-log-fraction", text]), { code: "CONFIG_INVALID", message: /--snapshot-log-fraction/ }, JSON.stringify(text));
+  }
+});
+
+t.test("--wal-writes", async (t) => {
+  t.equal(parseRaftdArgs(base).walWrites, "blocking", "default");
+  t.equal(parseRaftdArgs([...base, "--wal-writes", "pool"]).walWrites, "pool");
+  t.equal(parseRaftdArgs([...base, "--wal-writes", "blocking"]).walWrites, "blocking");
+  for (const text of ["", "async", "sync", "Pool"]) {
+    t.throws(() => parseRaftdArgs([...base, "--wal-writes", text]), { code: "CONFIG_INVALID", message: /--wal-writes/ }, JSON.stringify(text));
   }
 });

@@ -38,7 +38,7 @@ async function recordsEnd(segment: string): Promise<number> {
 class DirDisk implements StorageDisk {
   constructor(
     private readonly dir: string,
-    private readonly options: Pick<FileStorageOptions, "fsync" | "preallocateBytes">,
+    private readonly options: Pick<FileStorageOptions, "fsync" | "preallocateBytes" | "walWrites">,
   ) {}
 
   async open(): Promise<RaftStorage> {
@@ -89,6 +89,11 @@ t.test("FileStorage", async (t) => {
 
 t.test("FileStorage with fsync and preallocated segments", async (t) => {
   storageContract(t, async (t) => new DirDisk(await tempDir(t), { fsync: "always", preallocateBytes: 4096 }));
+});
+
+// The default writes the WAL with fs.writeSync; the thread pool's writes must keep the contract too.
+t.test("FileStorage writing through the thread pool", async (t) => {
+  storageContract(t, async (t) => new DirDisk(await tempDir(t), { fsync: "always", preallocateBytes: 4096, walWrites: "pool" }));
 });
 
 t.test("MemStorage (the simulator's)", async (t) => {

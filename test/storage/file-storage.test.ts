@@ -132,6 +132,7 @@ t.test("limits and misuse", async (t) => {
   await t.rejects(openFileStorage(dir, { fsync: "never", logger, segmentByte: 1 } as never), { code: "CONFIG_INVALID" });
   await t.rejects(openFileStorage(dir, { fsync: "sometimes", logger } as never), { code: "CONFIG_INVALID" });
   await t.rejects(openFileStorage(dir, { fsync: "never", logger, recordBytesMax: 1024, readBufferBytes: 1024 }), { code: "CONFIG_INVALID" });
+  await t.rejects(openFileStorage(dir, { fsync: "always", logger, walWrites: "async" } as never), { code: "CONFIG_INVALID" });
   const a = await reopen(t, dir, { recordBytesMax: 1024, readBufferBytes: 2048 });
   await t.rejects(a.storage.persist(null, [entry(1, 1, 2000)], null), { code: "STORAGE_TOO_LARGE" });
   await a.storage.persist(null, [entry(1, 1, 1000)], null);
@@ -150,4 +151,22 @@ t.test("persist calls beyond queuedBatchesMax are refused with STORAGE_BUSY", as
   await a.storage.persist(null, [entry(4, 1)], null); // the caller retries the refused entries
   await a.storage.close();
   t.same((await reopen(t, dir)).state.entries.map((e) => e.index), [1, 2, 3, 4]);
+});
+
+t.test("walWrites blocking: the WAL write is done when persist() returns; pool: only when it resolves", async (t) => {
+  // The writer counts bytesWritten right after its write call returns: inside persist() when the
+  // write blocks, on a later turn when the thread pool does it. (Reading the file cannot tell:
+  // the pool's write is in the page cache at once, durable or not.)
+  for (const walWrites of ["blocking", "pool"] as const) {
+    const dir = await tempDir(t);
+    const { storage } = await reopen(t, dir, { fsync: "always", walWrites });
+    const before = storage.stats().bytesWritten;
+    const written = storage.persist({ term: 1, votedFor: null, commitIndex: 0 }, [entry(1, 1, 64)], null);
+    const atReturn = storage.stats().bytesWritten - before;
+    await written;
+    const atResolve = storage.stats().bytesWritten - before;
+    t.ok(atResolve > 64, `${walWrites}: the record is written once persist() resolves (${atResolve} bytes)`);
+    t.equal(atReturn, walWrites === "blocking" ? atResolve : 0, `${walWrites}: bytes written when persist() returned`);
+    await storage.close();
+  }
 });

@@ -5,7 +5,7 @@ import { newStorageStats } from "../../src/storage/fs-util";
 import type { FileHandle } from "node:fs/promises";
 
 function writer(segments: SegmentInfo[]): WalWriter {
-  const options = { dir: "/nonexistent", fsync: false, segmentBytes: 1, flushBytesMax: 1, writeChunkBytes: 1, queuedBatchesMax: 1, preallocateBytes: 0 };
+  const options = { dir: "/nonexistent", fsync: false, segmentBytes: 1, flushBytesMax: 1, writeChunkBytes: 1, queuedBatchesMax: 1, preallocateBytes: 0, blockingWrites: false };
   const state = { segments, handle: {} as FileHandle, segmentBytesUsed: 0, segmentFileBytes: 0, nextFlushSeq: 1, lastIndex: 0, lastHardState: Buffer.alloc(0) };
   return new WalWriter(options, state, newStorageStats(), { info() {}, warn() {}, error() {} });
 }
