@@ -11,7 +11,7 @@ import type { NodeId } from "./types";
 
 export interface RaftConfig {
   readonly id: NodeId;
-  /** A follower campaigns after a random timeout in [electionTicks + 1, 2 * electionTicks] (core-base.ts). */
+  /** A follower campaigns after a random timeout in [electionTicks + 1, 2 * electionTicks - 1] (core-base.ts). */
   readonly electionTicks: number;
   /** A leader sends heartbeats every heartbeatTicks; must be < electionTicks. */
   readonly heartbeatTicks: number;
