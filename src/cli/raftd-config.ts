@@ -18,7 +18,7 @@
  *
  * Time: the node ticks every heartbeat interval; one tick is heartbeatMs, so heartbeatTicks = 1
  * and electionTicks = round(electionTimeoutMs / heartbeatMs), at least 3 (a follower then waits a
- * random 1x..2x the election timeout before campaigning).
+ * random 1x plus one tick to 2x minus one tick of the election timeout before campaigning).
  */
 import { RaftmqError } from "../util/errors";
 import { DEFAULT_SNAPSHOT_POLICY } from "../node/snapshot-policy";

@@ -135,18 +135,16 @@ export abstract class RaftCoreBase {
   // ---------------------------------------------------------------- role transitions
 
   /**
-   * In [electionTicks + 1, 2 * electionTicks]: one tick more than the lease (inLease) lasts, on
-   * purpose. Peers count ticks on clocks of their own phase, so when this follower's count
-   * reaches electionTicks after the leader's last heartbeat, a peer that heard the same heartbeat
-   * may have counted only electionTicks - 1 and ignore our pre-vote as "in lease"; the campaign
-   * then waits a whole second timeout. Measured: a failover in the bench took 2,669 ms without a
-   * leader (target 2,000) where others took 1,334-1,718 (bench/README.md).
-   */
-  /**
-   * In [electionTicks + 1, 2 * electionTicks - 1]: one tick above the lease (see campaign rules
-   * in the config), and one below 2x, so that a follower whose ticks lag its last heartbeat by
-   * up to a tick still fires before 2 x the election timeout: a dead leader is replaced within
-   * that bound (issue 6; the bench once measured 1,984 ms of 2,000 with 2x allowed).
+   * In [electionTicks + 1, 2 * electionTicks - 1].
+   * - The bottom is one tick more than the lease (inLease) lasts, on purpose. Peers count ticks
+   *   on clocks of their own phase, so when this follower's count reaches electionTicks after
+   *   the leader's last heartbeat, a peer that heard the same heartbeat may have counted only
+   *   electionTicks - 1 and ignore our pre-vote as "in lease"; the campaign then waits a whole
+   *   second timeout. Measured: a failover in the bench took 2,669 ms without a leader (target
+   *   2,000) where others took 1,334-1,718 (bench/README.md).
+   * - The top is one tick below 2x, so a follower whose ticks lag its last heartbeat by up to a
+   *   tick still fires before 2 x the election timeout: a dead leader is replaced within that
+   *   bound (issue 6; the bench once measured 1,984 ms of 2,000 when 2x was allowed).
    */
   protected randomElectionTicks(): number {
     return this.config.electionTicks + 1 + this.rng.nextInt(this.config.electionTicks - 1);
