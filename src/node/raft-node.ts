@@ -331,38 +331,32 @@ export class RaftNode<Result> {
     // before that term is durable here.
     const early = !this.changesTermOrVote(ready);
     const late: RaftMessage[] = [];
-    let sentEarly = false;
     for (const message of ready.messages) {
-      if (early && sendableBeforePersist(message)) {
-        this.sendMessage(message);
-        sentEarly = true;
-      } else {
-        late.push(message);
-      }
+      if (early && sendableBeforePersist(message)) this.sendMessage(message);
+      else late.push(message);
     }
     // The appends leave now, not when this turn ends: encoding our own write and applying the
     // previous batch below took about a fifth of a c64 round, and the followers' leg (their
     // disk write and ack) is the longer one (bench/README.md, session 6).
-    if (sentEarly) this.options.transport.flush?.();
+    if (late.length < ready.messages.length) this.options.transport.flush?.();
 
     // Committed entries this node already holds durably (those before the first one being
     // written) need not wait for the write; when they are applied depends on who waits for what.
     // A leader's clients wait for the applies and nothing waits for its write (its appends left
     // above): apply and answer first, then write. A follower's ack (or a vote) waits for the write
-    // and nobody for its applies: write, ack, then apply. Either way nothing waits behind work it
-    // does not need, also when persist() does not return before the disk is done (--wal-writes
-    // blocking, the default). Entries at or after the first one being written wait for the write.
+    // and nobody for its applies: write, ack, then apply them all below. Either way nothing waits
+    // behind work it does not need, also when persist() does not return before the disk is done
+    // (--wal-writes blocking, the default).
     const committed = ready.committed;
-    const firstWritten = ready.snapshot !== null ? -Infinity : ready.entries.length > 0 ? ready.entries[0]!.index : Infinity;
     let appliedEarly = 0;
-    const applyEarly = (): void => {
+    if (late.length === 0 && ready.snapshot === null) {
+      const firstWritten = ready.entries.length > 0 ? ready.entries[0]!.index : Infinity;
       while (appliedEarly < committed.length && committed[appliedEarly]!.index < firstWritten) {
         this.applyEntry(committed[appliedEarly]!);
         appliedEarly += 1;
       }
-      if (appliedEarly > 0) this.options.transport.flush?.(); // the answers
-    };
-    if (late.length === 0) applyEarly();
+      if (appliedEarly > 0) this.options.transport.flush?.(); // their answers
+    }
     const persisting = this.mustPersist(ready) ? this.startPersist(ready) : null;
     if (persisting !== null) {
       const persisted = persisting.timer;
@@ -378,10 +372,8 @@ export class RaftNode<Result> {
       }
     }
     for (const message of late) this.sendMessage(message);
-    if (late.length > 0) {
-      this.options.transport.flush?.(); // the ack leaves before the applies below
-      applyEarly();
-    }
+    if (late.length > 0) this.options.transport.flush?.(); // the ack leaves before the applies below
+
     if (ready.snapshot !== null) {
       await this.options.snapshots.restore(ready.snapshot.data);
       this.lastSnapshotIndex = ready.snapshot.meta.index;

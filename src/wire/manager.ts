@@ -117,10 +117,11 @@ export class ConnectionManager extends EventEmitter implements LinkHost {
   }
 
   /**
-   * Writes the messages send() and call() queued in this turn, and the replies, to their sockets now. Without it
-   * they leave together at the end of the turn (a microtask), which is what batches a client's
-   * requests; a caller that has more work before the turn ends (RaftNode: its own disk write,
-   * applying and answering) calls this first so the messages are not held behind that work.
+   * Writes the messages send() and call() queued in this turn, and the replies, to their sockets
+   * now. Without it they leave together at the end of the turn (a microtask), which is what
+   * batches a client's requests; a caller that has more work before the turn ends (RaftNode: its
+   * own disk write, applying and answering) calls this first so the messages are not held behind
+   * that work.
    */
   flush(): void {
     for (const link of this.links.values()) link.flush();
