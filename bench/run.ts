@@ -37,7 +37,7 @@ import { BenchCluster, registerCleanup } from "./lib/cluster";
 import { measureFloors, type Floors } from "./lib/floors";
 import { runLoad, type LoadProgress } from "./lib/load";
 import type { MachineInfo } from "./lib/proc-stats";
-import { formatFloors, formatScenario, renderSvg, type BenchReport, type ScenarioResult } from "./lib/report";
+import { formatFloors, formatScenario, overBare, renderSvg, type BenchReport, type ScenarioResult } from "./lib/report";
 import { formatSelfTime, topSelfTime } from "./profile-summary";
 import { followerEntriesPerFsync, runScenario, syncOnActivity, type ScenarioSpec } from "./lib/scenario";
 
@@ -295,7 +295,7 @@ function printReport(report: BenchReport): void {
   const m = report.machine;
   const lines = [`raftmq bench  ${report.startedAt}  commit ${m.commit}  ${m.nproc} CPU ${m.cpuModel}  node ${m.node}  ${m.platform}  load ${m.loadAverage1m.toFixed(2)}`, formatFloors(report.floors), ""];
   for (const scenario of report.scenarios) lines.push(formatScenario(scenario, report.floors), "");
-  const targets = report.scenarios.flatMap((s) => s.targets.map((t) => `  ${s.name.padEnd(30)} ${t.what.padEnd(20)} target ${t.target.padEnd(10)} got ${t.value.padEnd(12)} met? ${t.met ? "yes" : "NO"}`));
+  const targets = report.scenarios.flatMap((s) => s.targets.map((t) => `  ${s.name.padEnd(30)} ${t.what.padEnd(20)} target ${t.target.padEnd(10)} got ${t.value.padEnd(12)} met? ${t.met ? "yes" : "NO"}${overBare(t)}`));
   if (targets.length > 0) lines.push("targets", ...targets);
   for (const note of report.notes) lines.push(`note: ${note}`);
   process.stdout.write(`${lines.join("\n")}\n`);

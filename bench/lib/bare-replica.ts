@@ -10,7 +10,8 @@
  *       keeps WINDOW entries outstanding (like WINDOW clients with one command each); sends the
  *       pending ones (at most 256 a batch) to both followers and writes+fdatasyncs them locally;
  *       an entry commits once persisted locally and by one follower, and is replaced at once.
- *       Prints {"entriesPerSec":N,"fsyncs":N,"entries":N} after SECONDS.
+ *       Prints {"entriesPerSec":N,"fsyncs":N,"entries":N,"p50Ms":N,"p99Ms":N,"p999Ms":N} after
+ *       SECONDS; the latencies are an entry's, from its "client" being free to its commit.
  *
  * Frames: u32 length (big-endian) + bytes; acks: 8-byte big-endian double (cumulative count).
  */
@@ -18,6 +19,7 @@ import * as fs from "node:fs/promises";
 import * as net from "node:net";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
+import { newHistogram } from "./histogram";
 
 const batchEntriesMax = 256;
 
@@ -94,7 +96,13 @@ async function leader(dir: string, ports: number[], window: number, seconds: num
   let committed = 0;
   let fsyncs = 0;
   let flushing = false;
+  // When each waiting "client" became free (pending) and when each in-flight entry did, oldest
+  // first: entries commit in order, so the latency of the k-th commit is now - inFlight[k].
+  const waitingSince: number[] = [];
+  const inFlight: number[] = [];
+  const latencyUs = newHistogram();
   const start = performance.now();
+  for (let i = 0; i < window; i++) waitingSince.push(start);
   const end = start + seconds * 1000;
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -103,6 +111,11 @@ async function leader(dir: string, ports: number[], window: number, seconds: num
     const best = Math.max(...acked);
     const newCommitted = Math.min(localPersisted, best);
     if (newCommitted > committed) {
+      const now = performance.now();
+      for (let k = committed; k < newCommitted; k++) {
+        latencyUs.recordValue(Math.max(1, Math.round((now - inFlight.shift()!) * 1000)));
+        waitingSince.push(now);
+      }
       pending += newCommitted - committed;
       committed = newCommitted;
     }
@@ -115,6 +128,7 @@ async function leader(dir: string, ports: number[], window: number, seconds: num
     const count = Math.min(pending, batchEntriesMax);
     pending -= count;
     proposed += count;
+    for (let k = 0; k < count; k++) inFlight.push(waitingSince.shift()!);
     const body = Buffer.concat([Buffer.alloc(4), ...Array.from({ length: count }, () => entry)]);
     body.writeUInt32BE(count, 0);
     const header = Buffer.alloc(4);
@@ -131,7 +145,8 @@ async function leader(dir: string, ports: number[], window: number, seconds: num
   onProgress();
   await finished;
   const elapsedS = (performance.now() - start) / 1000;
-  process.stdout.write(`${JSON.stringify({ entriesPerSec: committed / elapsedS, entries: committed, fsyncs })}\n`);
+  const ms = (percentile: number): number => latencyUs.getValueAtPercentile(percentile) / 1000;
+  process.stdout.write(`${JSON.stringify({ entriesPerSec: committed / elapsedS, entries: committed, fsyncs, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9) })}\n`);
   for (const socket of sockets) socket.destroy();
   await handle.close();
   process.exit(0);

@@ -6,8 +6,10 @@
  *   rttMs:             mean bare node:net echo round trip of a 100-byte message, one at a time
  *                      (bench/wire/bench.ts bareRoundTrips);
  *   pipelinedMsgsPerSec: one-way 100-byte writes/s over one bare connection (barePipelined);
- *   bareReplication:   entries/s committed by three processes that only replicate batches over
- *                      bare net and fdatasync them (bench/lib/bare-replica.ts), window 64, 64 B.
+ *   bareReplication:   entries/s and commit latency of three processes that only replicate
+ *                      batches over bare net and fdatasync them (bench/lib/bare-replica.ts), 64 B,
+ *                      64 entries outstanding (the c64 scenarios' floor); bareReplicationOne: the
+ *                      same with one outstanding (the c1 scenarios' floor).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -25,7 +27,19 @@ export interface Floors {
   pipelinedMsgsPerSec: number;
   bareReplicationEntriesPerSec: number | null;
   bareReplicationEntriesPerFsync: number | null;
+  bareReplication: BareReplication | null;
+  bareReplicationOne: BareReplication | null;
   dir: string;
+}
+
+/** One bare replication run: `window` entries outstanding, each replaced once committed. */
+export interface BareReplication {
+  window: number;
+  entriesPerSec: number;
+  entriesPerFsync: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
 }
 
 const bareReplicaScript = path.join(__dirname, "bare-replica.js");
@@ -49,7 +63,7 @@ function firstJsonLine(child: ChildProcess, timeoutMs: number): Promise<Record<s
 }
 
 /** Three bare-replica processes for `seconds`; null figures if the script is missing. */
-export async function bareReplicationFloor(dir: string, seconds: number, window: number, entryBytes: number): Promise<{ entriesPerSec: number; entriesPerFsync: number } | null> {
+export async function bareReplicationFloor(dir: string, seconds: number, window: number, entryBytes: number): Promise<BareReplication | null> {
   if (!fs.existsSync(bareReplicaScript)) return null; // run from tsx: no compiled child script
   const children: ChildProcess[] = [];
   try {
@@ -68,7 +82,14 @@ export async function bareReplicationFloor(dir: string, seconds: number, window:
     track(leader, null);
     const result = await firstJsonLine(leader, seconds * 1000 + 20_000);
     const entries = result["entries"] ?? 0;
-    return { entriesPerSec: result["entriesPerSec"] ?? 0, entriesPerFsync: entries / Math.max(1, result["fsyncs"] ?? 1) };
+    return {
+      window,
+      entriesPerSec: result["entriesPerSec"] ?? 0,
+      entriesPerFsync: entries / Math.max(1, result["fsyncs"] ?? 1),
+      p50Ms: result["p50Ms"] ?? 0,
+      p99Ms: result["p99Ms"] ?? 0,
+      p999Ms: result["p999Ms"] ?? 0,
+    };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
   }
@@ -87,14 +108,8 @@ export async function measureFloors(dir: string, quick: boolean): Promise<Floors
   const message = Buffer.alloc(100, 1);
   const roundTripsPerSec = await bareRoundTrips(quick ? 5_000 : 20_000, message);
   const pipelinedMsgsPerSec = await barePipelined(quick ? 100_000 : 300_000, message);
-  const replicaDir = fs.mkdtempSync(path.join(dir, "raftmq-bench-floor-replica-"));
-  track(null, replicaDir);
-  let bare: { entriesPerSec: number; entriesPerFsync: number } | null;
-  try {
-    bare = await bareReplicationFloor(replicaDir, quick ? 2 : 5, 64, 64);
-  } finally {
-    fs.rmSync(replicaDir, { recursive: true, force: true });
-  }
+  const bare = await bareReplicationIn(dir, quick ? 2 : 5, 64);
+  const bareOne = await bareReplicationIn(dir, quick ? 2 : 5, 1);
   return {
     fsyncMs: 1000 / raw.fsyncsPerSecond,
     fsyncsPerSec: raw.fsyncsPerSecond,
@@ -103,6 +118,24 @@ export async function measureFloors(dir: string, quick: boolean): Promise<Floors
     pipelinedMsgsPerSec,
     bareReplicationEntriesPerSec: bare?.entriesPerSec ?? null,
     bareReplicationEntriesPerFsync: bare?.entriesPerFsync ?? null,
+    bareReplication: bare,
+    bareReplicationOne: bareOne,
     dir,
   };
+}
+
+/** bareReplicationFloor in a temp dir of its own under `dir`, removed afterwards. */
+async function bareReplicationIn(dir: string, seconds: number, window: number): Promise<BareReplication | null> {
+  const replicaDir = fs.mkdtempSync(path.join(dir, "raftmq-bench-floor-replica-"));
+  track(null, replicaDir);
+  try {
+    return await bareReplicationFloor(replicaDir, seconds, window, 64);
+  } finally {
+    fs.rmSync(replicaDir, { recursive: true, force: true });
+  }
+}
+
+/** The bare replication run a scenario is measured against: same outstanding ops (1 or 64). */
+export function bareFloorFor(floors: Floors, concurrency: number): BareReplication | null {
+  return concurrency === 1 ? floors.bareReplicationOne : floors.bareReplication;
 }

@@ -15,8 +15,9 @@
  * for up to its deadline).
  */
 import { performance } from "node:perf_hooks";
-import * as hdr from "hdr-histogram-js";
+import type * as hdr from "hdr-histogram-js";
 import type { ClusterClient } from "../../src/client/cluster-client";
+import { newHistogram } from "./histogram";
 import { isRaftmqError } from "../../src/util/errors";
 
 export type LoadOp = "enqueue" | "dequeue" | "mixed";
@@ -60,9 +61,6 @@ export interface LoadResult {
 const samplesMax = 2_000_000;
 const trackedMax = 2_000_000;
 
-export function newHistogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
-}
 
 function valueOf(stream: number, n: number, payloadBytes: number, filler: string, track: boolean): string {
   if (!track) return filler;

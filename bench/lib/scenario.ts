@@ -11,8 +11,9 @@
  */
 import type { ClusterClient } from "../../src/client/cluster-client";
 import type { BenchCluster, BenchNode } from "./cluster";
-import type { Floors } from "./floors";
-import { newHistogram, runLoad, type LoadOp, type LoadProgress, type LoadResult } from "./load";
+import { bareFloorFor, type Floors } from "./floors";
+import { newHistogram } from "./histogram";
+import { runLoad, type LoadOp, type LoadProgress, type LoadResult } from "./load";
 import { cpuSecondsOf, memoryOf, selfCpuSeconds } from "./proc-stats";
 import { targetsFor, type FailoverFigures, type NodeFigures, type ScenarioResult } from "./report";
 
@@ -112,6 +113,7 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
   const seconds = load.elapsedMs / 1000;
   const opsPerSec = load.ops / seconds;
   const floorMs = ctx.floors.fsyncMs + 2 * ctx.floors.rttMs;
+  const bare = bareFloorFor(ctx.floors, spec.concurrency);
   const partial = {
     name: spec.name,
     op: spec.op,
@@ -136,7 +138,9 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
     benchPeakRssMb: benchMemory === null ? null : mb(benchMemory.peakRssBytes),
     nodeFigures: figures,
     p50OverFloor: ms(h.getValueAtPercentile(50)) / floorMs,
-    opsOverBareReplication: ctx.floors.bareReplicationEntriesPerSec === null ? null : opsPerSec / ctx.floors.bareReplicationEntriesPerSec,
+    opsOverBareReplication: bare === null ? null : opsPerSec / bare.entriesPerSec,
+    p50OverBareReplication: bare === null || bare.p50Ms <= 0 ? null : ms(h.getValueAtPercentile(50)) / bare.p50Ms,
+    p99OverBareReplication: bare === null || bare.p99Ms <= 0 ? null : ms(h.getValueAtPercentile(99)) / bare.p99Ms,
     ...(failover === undefined ? {} : { failover }),
   };
   h.destroy();
