@@ -54,6 +54,17 @@ export const raftConfigDefaults: Omit<RaftConfig, "id"> = Object.freeze({
   logBlockEntries: DEFAULT_BLOCK_ENTRIES,
 });
 
+/**
+ * Ticks after the leader's last message during which a follower ignores (pre)vote requests
+ * (leader stickiness, core-base.ts inLease): two ticks less than electionTicks, so that when a
+ * peer campaigns at the earliest (electionTicks + 1 ticks of silence by its clock), a follower
+ * whose count of the same silence lags by up to three ticks has left it; but always longer than
+ * a heartbeat interval (else followers would fall out of it between heartbeats).
+ */
+export function leaseTicks(config: Pick<RaftConfig, "electionTicks" | "heartbeatTicks">): number {
+  return Math.min(config.electionTicks, Math.max(config.heartbeatTicks + 1, config.electionTicks - 2));
+}
+
 const knownKeys = new Set<string>(["id", ...Object.keys(raftConfigDefaults)]);
 
 function invalid(option: string, why: string): never {

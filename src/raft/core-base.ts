@@ -28,7 +28,7 @@
  */
 import { assert, unreachable } from "../util/assert";
 import type { Rng } from "../util/rng";
-import { validateRaftConfig, type RaftConfig, type RaftConfigInput } from "./config";
+import { leaseTicks, validateRaftConfig, type RaftConfig, type RaftConfigInput } from "./config";
 import type { CoreLogger } from "./logger";
 import { acceptAppendEntries, acceptSnapshot } from "./follower";
 import { RaftLog } from "./log";
@@ -136,12 +136,14 @@ export abstract class RaftCoreBase {
 
   /**
    * In [electionTicks + 1, 2 * electionTicks - 1].
-   * - The bottom is one tick more than the lease (inLease) lasts, on purpose. Peers count ticks
-   *   on clocks of their own phase, so when this follower's count reaches electionTicks after
-   *   the leader's last heartbeat, a peer that heard the same heartbeat may have counted only
-   *   electionTicks - 1 and ignore our pre-vote as "in lease"; the campaign then waits a whole
-   *   second timeout. Measured: a failover in the bench took 2,669 ms without a leader (target
-   *   2,000) where others took 1,334-1,718 (bench/README.md).
+   * - The bottom is above the lease (leaseTicks, inLease) on purpose. Peers count ticks on clocks
+   *   of their own phase, and hear the leader's last heartbeat at slightly different times: when
+   *   this follower's count fires, a peer's count of the same silence may be a tick or more
+   *   lower. If that peer is still "in lease" it ignores our pre-vote, and the cluster waits a
+   *   whole second timeout. With the lease one tick below the bottom, a failover in the bench
+   *   took 2,669 ms without a leader (session 5), and with it a tick below electionTicks + 1 (the
+   *   bottom) 2,354 ms (session 7; target 2,000, others 1,033-1,984): so the lease now ends two
+   *   ticks before electionTicks.
    * - The top is one tick below 2x, so a follower whose ticks lag its last heartbeat by up to a
    *   tick still fires before 2 x the election timeout: a dead leader is replaced within that
    *   bound (issue 6; the bench once measured 1,984 ms of 2,000 when 2x was allowed).
@@ -306,14 +308,15 @@ export abstract class RaftCoreBase {
   }
 
   /**
-   * Leader stickiness (thesis §4.2.3): we heard from a live leader within an election timeout,
-   * so (pre)vote requests are ignored. Only with checkQuorum, as in etcd-io/raft: without it a
-   * leader cut off from a majority never steps down, and followers it still reaches would
-   * ignore forever a candidate whose term is the only way to depose it.
+   * Leader stickiness (thesis §4.2.3): we heard from a live leader within the last leaseTicks
+   * (a little less than an election timeout, see randomElectionTicks), so (pre)vote requests are
+   * ignored. Only with checkQuorum, as in etcd-io/raft: without it a leader cut off from a
+   * majority never steps down, and followers it still reaches would ignore forever a candidate
+   * whose term is the only way to depose it.
    */
   protected inLease(): boolean {
     if (!this.config.checkQuorum || this.leader === null) return false;
-    return this.electionElapsed < this.config.electionTicks;
+    return this.electionElapsed < leaseTicks(this.config);
   }
 
   protected handleRequestVote(message: RequestVote): void {
@@ -465,7 +468,8 @@ export abstract class RaftCoreBase {
     assert(this.lastHardState.term <= this.term, "handed-out term <= term");
     assert(this.lastHardState.commitIndex <= this.log.commitIndex, "handed-out commitIndex <= commitIndex");
     const timeout = this.randomizedElectionTicks;
-    assert(timeout > this.config.electionTicks, "randomized election timeout > electionTicks (the lease)");
+    assert(timeout > this.config.electionTicks, "randomized election timeout > electionTicks");
+    assert(leaseTicks(this.config) <= this.config.electionTicks, "the lease is no longer than electionTicks");
     assert(timeout <= 2 * this.config.electionTicks, "randomized election timeout <= 2 * electionTicks");
     switch (this.role) {
       case "leader": {
