@@ -240,3 +240,30 @@ t.test("leaseTicks: two below electionTicks, longer than a heartbeat interval, n
   t.equal(leaseTicks({ electionTicks: 3, heartbeatTicks: 1 }), 2);
   t.equal(leaseTicks({ electionTicks: 2, heartbeatTicks: 1 }), 2, "never below heartbeat + 1");
 });
+
+// Figure 2: a follower's election timer restarts when it hears from the leader or grants a vote.
+// Restarting it on every vote request of a higher term let candidates whose logs were behind
+// keep the only node that could win from ever campaigning (simulator seed 20431, 3 nodes,
+// pre-vote and check-quorum off): each of their refused requests reset its timer.
+t.test("refused vote requests of higher terms do not restart a follower's election timer", async (t) => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const state = RaftCore.bootstrap(["a", "b", "c"]);
+    state.entries.push({ index: 2, term: 1, kind: "normal", data: new Uint8Array() });
+    const a = new RaftCore({ id: "a", electionTicks: 10, heartbeatTicks: 1, checkQuorum: false, preVote: false }, state, new SeededRng(seed), nullCoreLogger);
+    let ticks = 0;
+    while (a.role === "follower" && ticks < 40) {
+      // b's log ends at index 1: behind a's, so refused; its term is always a's + 1.
+      a.step({ type: "RequestVote", from: "b", to: "a", term: a.term + 1, lastLogIndex: 1, lastLogTerm: 1, preVote: false, transfer: false });
+      const ready = take(a);
+      const reply = ready.messages.find((m) => m.type === "RequestVoteResponse") as (RaftMessage & { granted: boolean }) | undefined;
+      if (reply?.granted !== false) throw new Error(`seed ${seed}: b's request was not refused`);
+      a.advance(ready);
+      a.tick();
+      ticks += 1;
+      const after = a.takeReady();
+      if (after !== null) a.advance(after);
+    }
+    t.equal(a.role, "candidate", `seed ${seed}: a campaigned (after ${ticks} ticks)`);
+    t.ok(ticks <= 19, `seed ${seed}: within 2 x electionTicks - 1 ticks`);
+  }
+});
