@@ -141,7 +141,7 @@ export abstract class RaftCoreBase {
    *   this follower's count fires, a peer's count of the same silence may be a tick or more
    *   lower. If that peer is still "in lease" it ignores our pre-vote, and the cluster waits a
    *   whole second timeout. With the lease ending at the bottom, a failover in the bench took
-   *   2,669 ms without a leader (session 5); with it ending one tick below, 2,354 ms (session 7;
+   *   2,669 ms without a leader (session 4); with it ending one tick below, 2,354 ms (session 7;
    *   target 2,000, others 1,033-1,984). So the lease now ends three ticks below the bottom,
    *   two below electionTicks (leaseTicks in config.ts).
    * - The top is one tick below 2x, so a follower whose ticks lag its last heartbeat by up to a
