@@ -169,7 +169,12 @@ export abstract class RaftCoreBase {
     this.termStartIndex = 0;
   }
 
-  becomeFollower(term: number, leader: NodeId | null): void {
+  /**
+   * `keepElectionTimer`: a non-leader keeps counting toward its election timeout (Figure 2: the
+   * timer restarts on hearing from the leader or on granting a vote, not on a vote request that
+   * may be refused; see stepHigherTerm). A leader's count is check-quorum's and always restarts.
+   */
+  becomeFollower(term: number, leader: NodeId | null, keepElectionTimer = false): void {
     assert(term >= this.term, "becomeFollower: term never decreases");
     if (term > this.term) {
       this.term = term;
@@ -179,7 +184,8 @@ export abstract class RaftCoreBase {
     this.role = "follower";
     this.leader = leader;
     this.clearLeaderState();
-    this.resetTimers();
+    if (keepElectionTimer && !wasLeader) this.heartbeatElapsed = 0;
+    else this.resetTimers();
     if (wasLeader) this.logger.info({ term, leader, event: "stepped-down" }, "leader stepped down");
   }
 

@@ -165,19 +165,11 @@ export class RaftCore extends RaftCoreBase {
     }
     if (message.type === "RequestVoteResponse" && message.preVote && message.granted) return true;
     const fromLeader = message.type === "AppendEntries" || message.type === "InstallSnapshot";
-    // Figure 2: the election timer restarts on hearing from the leader or on granting a vote
-    // (handleRequestVote), not on a vote request that may be refused. Restarting it here let
-    // candidates whose logs are behind keep the one node that could win from ever campaigning:
-    // each of their doomed requests, at a higher term, reset its timer (simulator seed 20431,
-    // 3 nodes, pre-vote and check-quorum off). A leader's count is check-quorum's, not this.
-    const keepTimer = message.type === "RequestVote" && this.role !== "leader";
-    const elapsed = this.electionElapsed;
-    const timeout = this.randomizedElectionTicks;
-    this.becomeFollower(message.term, fromLeader ? message.from : null);
-    if (keepTimer) {
-      this.electionElapsed = elapsed;
-      this.randomizedElectionTicks = timeout;
-    }
+    // A vote request may be refused (handleRequestVote restarts the timer if it grants): were
+    // the timer restarted here, candidates whose logs are behind could keep the one node that
+    // could win from ever campaigning, each of their doomed requests, at a higher term, resetting
+    // its timer (simulator seed 20431, 3 nodes, pre-vote and check-quorum off).
+    this.becomeFollower(message.term, fromLeader ? message.from : null, message.type === "RequestVote");
     return true;
   }
 
