@@ -61,7 +61,6 @@ export interface LoadResult {
 const samplesMax = 2_000_000;
 const trackedMax = 2_000_000;
 
-
 function valueOf(stream: number, n: number, payloadBytes: number, filler: string, track: boolean): string {
   if (!track) return filler;
   const head = `${stream}-${n}-`;

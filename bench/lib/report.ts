@@ -3,7 +3,7 @@
  * against it, the text table (each figure beside its floor) and a hand-written SVG chart.
  * Pure functions of the results: no I/O here.
  */
-import type { Floors } from "./floors";
+import { bareFloorFor, type Floors } from "./floors";
 import type { MachineInfo } from "./proc-stats";
 
 export interface NodeFigures {
@@ -87,20 +87,20 @@ export interface BenchReport {
 const fixed = (n: number, digits = 2): string => n.toFixed(digits);
 const thousands = (n: number): string => Math.round(n).toLocaleString("en-US");
 
-const bare = (ratio: number | null): { overBareReplication?: number } => (ratio === null ? {} : { overBareReplication: ratio });
+const overBareOf = (ratio: number | null): { overBareReplication?: number } => (ratio === null ? {} : { overBareReplication: ratio });
 
 /** The targets of issue 6 that apply to a scenario (by name). */
 export function targetsFor(result: Omit<ScenarioResult, "targets">, extra: { emptyOpsPerSec?: number }): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const n = result.name;
   if (/^enqueue-64B-c64-n3$/.test(n)) {
-    checks.push({ what: "ops/s", target: ">= 25,000", value: thousands(result.opsPerSec), met: result.opsPerSec >= 25_000, ...bare(result.opsOverBareReplication) });
-    checks.push({ what: "p99", target: "< 10 ms", value: `${fixed(result.p99Ms)} ms`, met: result.p99Ms < 10, ...bare(result.p99OverBareReplication) });
+    checks.push({ what: "ops/s", target: ">= 25,000", value: thousands(result.opsPerSec), met: result.opsPerSec >= 25_000, ...overBareOf(result.opsOverBareReplication) });
+    checks.push({ what: "p99", target: "< 10 ms", value: `${fixed(result.p99Ms)} ms`, met: result.p99Ms < 10, ...overBareOf(result.p99OverBareReplication) });
   }
-  if (n === "dequeue-64B-c64-n3") checks.push({ what: "ops/s", target: ">= 27,000", value: thousands(result.opsPerSec), met: result.opsPerSec >= 27_000, ...bare(result.opsOverBareReplication) });
+  if (n === "dequeue-64B-c64-n3") checks.push({ what: "ops/s", target: ">= 27,000", value: thousands(result.opsPerSec), met: result.opsPerSec >= 27_000, ...overBareOf(result.opsOverBareReplication) });
   if (n === "enqueue-64B-c1-n3") {
-    checks.push({ what: "p50", target: "< 0.6 ms", value: `${fixed(result.p50Ms, 3)} ms`, met: result.p50Ms < 0.6, ...bare(result.p50OverBareReplication) });
-    checks.push({ what: "p99", target: "< 2 ms", value: `${fixed(result.p99Ms, 3)} ms`, met: result.p99Ms < 2, ...bare(result.p99OverBareReplication) });
+    checks.push({ what: "p50", target: "< 0.6 ms", value: `${fixed(result.p50Ms, 3)} ms`, met: result.p50Ms < 0.6, ...overBareOf(result.p50OverBareReplication) });
+    checks.push({ what: "p99", target: "< 2 ms", value: `${fixed(result.p99Ms, 3)} ms`, met: result.p99Ms < 2, ...overBareOf(result.p99OverBareReplication) });
   }
   const f = result.failover;
   if (f !== undefined) {
@@ -126,11 +126,11 @@ export function formatFloors(floors: Floors): string {
     `  loopback round trip (bare)   ${fixed(floors.rttMs, 3)} ms   (${thousands(floors.roundTripsPerSec)}/s)`,
     `  pipelined 100 B msgs (bare)  ${thousands(floors.pipelinedMsgsPerSec)}/s`,
   ];
-  for (const bare of [floors.bareReplication, floors.bareReplicationOne]) {
-    if (bare === null) continue;
+  for (const run of [floors.bareReplication, floors.bareReplicationOne]) {
+    if (run === null) continue;
     lines.push(
-      `  bare replication, ${String(bare.window).padStart(2)} out    ${thousands(bare.entriesPerSec)} entries/s, p50 ${fixed(bare.p50Ms, 3)} p99 ${fixed(bare.p99Ms, 3)} p99.9 ${fixed(bare.p999Ms, 3)} ms` +
-        ` (3 procs, 64 B, ${fixed(bare.entriesPerFsync, 1)} entries/fsync)`,
+      `  bare replication, ${String(run.window).padStart(2)} out    ${thousands(run.entriesPerSec)} entries/s, p50 ${fixed(run.p50Ms, 3)} p99 ${fixed(run.p99Ms, 3)} p99.9 ${fixed(run.p999Ms, 3)} ms` +
+        ` (3 procs, 64 B, ${fixed(run.entriesPerFsync, 1)} entries/fsync)`,
     );
   }
   return lines.join("\n");
@@ -150,7 +150,7 @@ export function formatScenario(r: ScenarioResult, floors: Floors): string {
   if (r.ops === 0) return `${r.name}: no acknowledged ops (errors ${errors === "" ? "none" : errors}; EMPTY replies ${r.emptyReplies})`;
   const lines = [
     `${r.name}: ${thousands(r.opsPerSec)} ops/s (${thousands(r.ops)} ops in ${fixed(r.seconds, 1)} s)` +
-      (r.opsOverBareReplication === null ? "" : `  = ${fixed(r.opsOverBareReplication)} x bare replication (${r.concurrency === 1 ? 1 : 64} out)`),
+      (r.opsOverBareReplication === null ? "" : `  = ${fixed(r.opsOverBareReplication)} x bare replication (${bareFloorFor(floors, r.concurrency)?.window ?? "?"} out)`),
     `  latency p50 ${fixed(r.p50Ms, 3)}  p99 ${fixed(r.p99Ms, 3)}  p99.9 ${fixed(r.p999Ms, 3)}  max ${fixed(r.maxMs, 3)} ms` +
       `   p50 = ${fixed(r.p50OverFloor)} x (fsync + 2 RTT = ${fixed(floorMs, 3)} ms)` +
       (r.p50OverBareReplication === null || r.p99OverBareReplication === null ? "" : `, p50 / p99 = ${fixed(r.p50OverBareReplication)} / ${fixed(r.p99OverBareReplication)} x bare replication's`),

@@ -114,6 +114,8 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
   const opsPerSec = load.ops / seconds;
   const floorMs = ctx.floors.fsyncMs + 2 * ctx.floors.rttMs;
   const bare = bareFloorFor(ctx.floors, spec.concurrency);
+  const p50Ms = ms(h.getValueAtPercentile(50));
+  const p99Ms = ms(h.getValueAtPercentile(99));
   const partial = {
     name: spec.name,
     op: spec.op,
@@ -123,8 +125,8 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
     ops: load.ops,
     seconds,
     opsPerSec,
-    p50Ms: ms(h.getValueAtPercentile(50)),
-    p99Ms: ms(h.getValueAtPercentile(99)),
+    p50Ms,
+    p99Ms,
     p999Ms: ms(h.getValueAtPercentile(99.9)),
     maxMs: ms(h.maxValue),
     meanMs: ms(h.mean),
@@ -137,10 +139,10 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
     benchCpuSecondsPer10kOps: load.ops === 0 ? 0 : (benchCpu / load.ops) * 10_000,
     benchPeakRssMb: benchMemory === null ? null : mb(benchMemory.peakRssBytes),
     nodeFigures: figures,
-    p50OverFloor: ms(h.getValueAtPercentile(50)) / floorMs,
+    p50OverFloor: p50Ms / floorMs,
     opsOverBareReplication: bare === null ? null : opsPerSec / bare.entriesPerSec,
-    p50OverBareReplication: bare === null || bare.p50Ms <= 0 ? null : ms(h.getValueAtPercentile(50)) / bare.p50Ms,
-    p99OverBareReplication: bare === null || bare.p99Ms <= 0 ? null : ms(h.getValueAtPercentile(99)) / bare.p99Ms,
+    p50OverBareReplication: bare === null || bare.p50Ms <= 0 ? null : p50Ms / bare.p50Ms,
+    p99OverBareReplication: bare === null || bare.p99Ms <= 0 ? null : p99Ms / bare.p99Ms,
     ...(failover === undefined ? {} : { failover }),
   };
   h.destroy();
