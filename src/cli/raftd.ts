@@ -29,6 +29,7 @@ import { ClientService } from "../node/client-service";
 import { readIdentity, writeIdentity, type NodeIdentity } from "../node/node-identity";
 import { lockDataDir } from "../node/data-dir-lock";
 import { NodeLogger } from "../node/node-logger";
+import { PauseMonitor } from "../node/pause-monitor";
 import { RaftNode } from "../node/raft-node";
 import { DEFAULT_SNAPSHOT_POLICY } from "../node/snapshot-policy";
 import { SnapshotReceiver, SnapshotSender } from "../node/snapshot-chunks";
@@ -114,6 +115,9 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     },
     (inbound) => onInbound(inbound),
   );
+  // GC and event-loop lateness for the activity line (src/node/pause-monitor.ts).
+  const pauses = new PauseMonitor();
+  pauses.start();
   const node: RaftNode<ApplyResult> = new RaftNode<ApplyResult>({
     core,
     storage,
@@ -126,6 +130,7 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     snapshotPolicy: { ...DEFAULT_SNAPSHOT_POLICY, entries: config.snapshotEntries, logFraction: config.snapshotLogFraction },
     waitersMax: 65_536,
     summaryMs: 5_000,
+    pauses,
   });
   const service = new ClientService({ node, core, stateMachine, clusterId: identity.clusterId, logger, nowMs: () => Date.now() });
 
@@ -178,6 +183,7 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     { event: "listening", address: id, listen: `${bound.host}:${bound.port}`, clusterId: identity.clusterId, dataDir: config.dataDir, fsync: config.fsync },
     "listening",
   );
+  node.on("stopped", () => pauses.stop());
   node.start();
 
   // Admin endpoint (issue 7): status, log, metrics, dashboard; closed when the node stops.

@@ -22,12 +22,14 @@
  * same sequence number") when another entry took its index or this node stopped leading. Reads
  * resolve once a ReadIndex round confirmed leadership and lastApplied reached the read index.
  */
+import { performance } from "node:perf_hooks";
 import type { RaftCore } from "../raft/core";
 import { decodeConfig, type ConfigChangeResult } from "../raft/membership";
 import type { ConfigChange, LogEntry, NodeId, ProposeResult, RaftMessage, RaftStorage, Ready, SnapshotData } from "../raft/types";
 import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import type { NodeLogger } from "./node-logger";
+import type { PauseFigures } from "./pause-monitor";
 import type { SnapshotHost } from "./snapshot-host";
 import { snapshotDue, validateSnapshotPolicy, type SnapshotPolicy } from "./snapshot-policy";
 
@@ -68,6 +70,10 @@ export interface RaftNodeOptions<Result> {
   waitersMax: number;
   /** Heartbeats and appends are summarised at info once per this many ms (0: never). */
   summaryMs: number;
+  /** Milliseconds on a monotonic clock, for the activity line's persist times (default performance.now). */
+  clock?: () => number;
+  /** GC and event-loop figures for the activity line (raftd: PauseMonitor); taken once per line. */
+  pauses?: { take(): PauseFigures } | null;
 }
 
 /** Counters behind the periodic activity line (reset after each line). */
@@ -79,7 +85,13 @@ interface Activity {
   entriesPersisted: number;
   fsyncs: number;
   applied: number;
+  /** Longest persist() of the period, and how many took over slowPersistMs (write + flush). */
+  persistMaxMs: number;
+  slowPersists: number;
 }
+
+/** A persist slower than this is counted in the activity line (a c64 round lasts about 1.5 ms). */
+export const slowPersistMs = 2;
 
 /** A promise settled by a ProposalCallback (the API for callers off the hot path). */
 function settled<Result>(start: (done: ProposalCallback<Result>) => void): Promise<ProposalOutcome<Result>> {
@@ -87,7 +99,7 @@ function settled<Result>(start: (done: ProposalCallback<Result>) => void): Promi
 }
 
 function emptyActivity(): Activity {
-  return { heartbeatsSent: 0, heartbeatsReceived: 0, appendsSent: 0, appendsReceived: 0, entriesPersisted: 0, fsyncs: 0, applied: 0 };
+  return { heartbeatsSent: 0, heartbeatsReceived: 0, appendsSent: 0, appendsReceived: 0, entriesPersisted: 0, fsyncs: 0, applied: 0, persistMaxMs: 0, slowPersists: 0 };
 }
 
 /** What a proposal ends with: the entry's index and its applied result. */
@@ -119,6 +131,7 @@ export type NodeEvent = "role-change" | "applied" | "config-change" | "stopped";
 export class RaftNode<Result> {
   readonly id: NodeId;
   private readonly options: RaftNodeOptions<Result>;
+  private readonly clock: () => number;
   private readonly core: RaftCore;
   private readonly proposals = new Map<number, ProposalWaiter<Result>>();
   /** ReadIndex requests by requestId until the core confirms them, then by index. */
@@ -157,6 +170,7 @@ export class RaftNode<Result> {
   constructor(options: RaftNodeOptions<Result>) {
     validateSnapshotPolicy(options.snapshotPolicy);
     this.options = options;
+    this.clock = options.clock ?? (() => performance.now());
     this.core = options.core;
     this.id = options.core.id;
     const status = this.core.status();
@@ -362,6 +376,9 @@ export class RaftNode<Result> {
       const persisted = persisting.timer;
       await persisting.durable;
       if (persisted !== null) persisted();
+      const persistMs = this.clock() - persisting.startedMs;
+      if (persistMs > this.activity.persistMaxMs) this.activity.persistMaxMs = persistMs;
+      if (persistMs > slowPersistMs) this.activity.slowPersists += 1;
       if (ready.hardState !== null) this.durableHardState = ready.hardState;
       this.activity.fsyncs += 1;
       this.activity.entriesPersisted += ready.entries.length;
@@ -401,9 +418,10 @@ export class RaftNode<Result> {
     this.maybeSnapshot();
   }
 
-  private startPersist(ready: Ready): { durable: Promise<void>; timer: (() => void) | null } {
+  private startPersist(ready: Ready): { durable: Promise<void>; timer: (() => void) | null; startedMs: number } {
     const timer = this.persistTimer === null ? null : this.persistTimer();
-    return { durable: this.options.storage.persist(ready.hardState, ready.entries, ready.snapshot), timer };
+    const startedMs = this.clock();
+    return { durable: this.options.storage.persist(ready.hardState, ready.entries, ready.snapshot), timer, startedMs };
   }
 
   /**
@@ -457,6 +475,7 @@ export class RaftNode<Result> {
     const activity = this.activity;
     const idle = Object.values(activity).every((count) => count === 0);
     this.activity = emptyActivity();
+    const pauses = this.options.pauses?.take() ?? null; // every period, so a line covers its own
     if (idle) return;
     const status = this.core.status();
     // Memory in MiB beside the counters: where a node's RSS goes (JS heap, buffers outside it).
@@ -466,6 +485,8 @@ export class RaftNode<Result> {
       {
         event: "activity",
         ...activity,
+        persistMaxMs: Math.round(activity.persistMaxMs * 10) / 10,
+        ...pauses,
         commitIndex: status.commitIndex,
         lastApplied: this.appliedIndex,
         logEntries: status.lastIndex - status.snapshotIndex,
