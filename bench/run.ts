@@ -39,7 +39,7 @@ import { runLoad, type LoadProgress } from "./lib/load";
 import type { MachineInfo } from "./lib/proc-stats";
 import { formatFloors, formatScenario, overBare, renderSvg, type BenchReport, type ScenarioResult } from "./lib/report";
 import { formatSelfTime, topSelfTime } from "./profile-summary";
-import { followerEntriesPerFsync, runScenario, syncOnActivity, type ScenarioSpec } from "./lib/scenario";
+import { attachPauses, followerEntriesPerFsync, runScenario, syncOnActivity, type ScenarioSpec } from "./lib/scenario";
 
 interface Group {
   nodes: number;
@@ -211,7 +211,10 @@ async function runGroup(group: Group, floors: Floors, parentDir: string, view: P
     // One more activity line from each follower, so every scenario's follower periods are in.
     const followers = cluster.nodes.filter((node) => !node.exited && node !== leader);
     await Promise.all(followers.map((node) => syncOnActivity(node)));
-    for (const result of results) result.followerEntriesPerFsync = followerEntriesPerFsync(result, followers, activityPeriodMs);
+    for (const result of results) {
+      result.followerEntriesPerFsync = followerEntriesPerFsync(result, followers, activityPeriodMs);
+      attachPauses(result, cluster.nodes, activityPeriodMs);
+    }
     return results;
   } catch (error) {
     process.stderr.write(`[bench] cluster of ${group.nodes} failed:\n${cluster.dump()}\n`);

@@ -37,6 +37,13 @@ export interface ActivityRecord {
   atMs: number;
   entriesPersisted: number;
   fsyncs: number;
+  /** The line's pause figures (src/node/pause-monitor.ts, RaftNode's persist times); 0 when absent. */
+  gcPauses: number;
+  gcPauseMs: number;
+  gcPauseMaxMs: number;
+  slowPersists: number;
+  persistMaxMs: number;
+  loopDelayMaxMs: number;
 }
 
 export class BenchNode {
@@ -82,7 +89,18 @@ export class BenchNode {
     }
     const now = Date.now();
     if (record.event === "activity" && this.activity.length < activityKept) {
-      this.activity.push({ atMs: now, entriesPersisted: Number(record["entriesPersisted"] ?? 0), fsyncs: Number(record["fsyncs"] ?? 0) });
+      const count = (field: string): number => Number(record[field] ?? 0) || 0;
+      this.activity.push({
+        atMs: now,
+        entriesPersisted: count("entriesPersisted"),
+        fsyncs: count("fsyncs"),
+        gcPauses: count("gcPauses"),
+        gcPauseMs: count("gcPauseMs"),
+        gcPauseMaxMs: count("gcPauseMaxMs"),
+        slowPersists: count("slowPersists"),
+        persistMaxMs: count("persistMaxMs"),
+        loopDelayMaxMs: count("loopDelayMaxMs"),
+      });
     }
     if (record.event === "role" && typeof record.msg === "string" && record.msg.endsWith("leader")) this.becameLeaderAtMs.push(now);
     for (const listener of this.listeners) listener(record);

@@ -12,6 +12,23 @@ export interface NodeFigures {
   cpuSecondsPer10kOps: number | null;
   peakRssMb: number | null;
   rssMb: number | null;
+  /** What held the node's thread up during the scenario, from its activity lines (null: none in the window). */
+  pauses?: NodePauses | null;
+}
+
+/**
+ * Sums of a node's activity lines whose 5 s period has its middle inside the scenario (so they
+ * cover about the scenario, give or take part of a period at each end): GCs, persists over 2 ms
+ * (write + flush), and the longest lateness of the event loop's 10 ms timer.
+ */
+export interface NodePauses {
+  periods: number;
+  gcPauses: number;
+  gcPauseMs: number;
+  gcPauseMaxMs: number;
+  slowPersists: number;
+  persistMaxMs: number;
+  loopDelayMaxMs: number;
 }
 
 export interface TargetCheck {
@@ -157,6 +174,14 @@ export function formatScenario(r: ScenarioResult, floors: Floors): string {
     `  entries/fsync leader ${r.leaderEntriesPerFsync === null ? "-" : fixed(r.leaderEntriesPerFsync, 1)}  followers ${r.followerEntriesPerFsync === null ? "-" : fixed(r.followerEntriesPerFsync, 1)}` +
       `   cpu s/10k ops: bench ${fixed(r.benchCpuSecondsPer10kOps)} | ${nodes}`,
   ];
+  const pauses = r.nodeFigures.filter((node) => node.pauses !== undefined && node.pauses !== null);
+  if (pauses.length > 0) {
+    const perNode = pauses.map((node) => {
+      const p = node.pauses!;
+      return `${node.name}${node.role === "leader" ? "*" : ""} gc ${p.gcPauses} (${fixed(p.gcPauseMs, 0)} ms, max ${fixed(p.gcPauseMaxMs, 1)}), persists > 2 ms ${p.slowPersists} (max ${fixed(p.persistMaxMs, 1)}), loop late max ${fixed(p.loopDelayMaxMs, 1)} ms`;
+    });
+    lines.push(`  pauses: ${perNode.join(" | ")}`);
+  }
   if (errors !== "" || r.emptyReplies > 0) lines.push(`  errors: ${errors === "" ? "none" : errors}; EMPTY replies ${r.emptyReplies}`);
   if (r.failover !== undefined) {
     const f = r.failover;

@@ -10,12 +10,12 @@
  * between cover the scenario and only idle time around it, so their sums are exact.
  */
 import type { ClusterClient } from "../../src/client/cluster-client";
-import type { BenchCluster, BenchNode } from "./cluster";
+import type { ActivityRecord, BenchCluster, BenchNode } from "./cluster";
 import { bareFloorFor, type Floors } from "./floors";
 import { newHistogram } from "./histogram";
 import { runLoad, type LoadOp, type LoadProgress, type LoadResult } from "./load";
 import { cpuSecondsOf, memoryOf, selfCpuSeconds } from "./proc-stats";
-import { targetsFor, type FailoverFigures, type NodeFigures, type ScenarioResult } from "./report";
+import { targetsFor, type FailoverFigures, type NodeFigures, type NodePauses, type ScenarioResult } from "./report";
 
 export interface ScenarioSpec {
   name: string;
@@ -158,6 +158,33 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
 export function followerEntriesPerFsync(result: ScenarioResult, followers: BenchNode[], periodMs: number): number | null {
   const records = followers.flatMap((node) => node.activity.filter((r) => r.atMs - periodMs / 2 >= result.windowStartMs && r.atMs - periodMs / 2 <= result.windowEndMs));
   return sumActivity(records);
+}
+
+/**
+ * Each node's pause figures for a scenario (NodePauses), from its activity lines whose period's
+ * middle falls inside the scenario, as for the followers' entries per fsync. Call once every
+ * node has logged after the last scenario.
+ */
+export function attachPauses(result: ScenarioResult, nodes: BenchNode[], periodMs: number): void {
+  for (const figures of result.nodeFigures) {
+    const node = nodes.find((n) => n.name === figures.name);
+    const records = node === undefined ? [] : node.activity.filter((r) => r.atMs - periodMs / 2 >= result.windowStartMs && r.atMs - periodMs / 2 <= result.windowEndMs);
+    figures.pauses = records.length === 0 ? null : sumPauses(records);
+  }
+}
+
+export function sumPauses(records: ActivityRecord[]): NodePauses {
+  const sum = (pick: (r: ActivityRecord) => number): number => records.reduce((total, r) => total + pick(r), 0);
+  const max = (pick: (r: ActivityRecord) => number): number => records.reduce((most, r) => Math.max(most, pick(r)), 0);
+  return {
+    periods: records.length,
+    gcPauses: sum((r) => r.gcPauses),
+    gcPauseMs: Math.round(sum((r) => r.gcPauseMs) * 10) / 10,
+    gcPauseMaxMs: max((r) => r.gcPauseMaxMs),
+    slowPersists: sum((r) => r.slowPersists),
+    persistMaxMs: max((r) => r.persistMaxMs),
+    loopDelayMaxMs: max((r) => r.loopDelayMaxMs),
+  };
 }
 
 async function checkFailover(spec: ScenarioSpec, ctx: ScenarioContext, killed: BenchNode, load: LoadResult, killedAtMs: number): Promise<FailoverFigures> {
