@@ -37,13 +37,13 @@ export interface ActivityRecord {
   atMs: number;
   entriesPersisted: number;
   fsyncs: number;
-  /** The line's pause figures (src/node/pause-monitor.ts, RaftNode's persist times); 0 when absent. */
+  /** The line's pause figures (GCs: src/node/pause-monitor.ts; persists and tick lateness: RaftNode); 0 when absent. */
   gcPauses: number;
   gcPauseMs: number;
   gcPauseMaxMs: number;
   slowPersists: number;
   persistMaxMs: number;
-  loopDelayMaxMs: number;
+  tickLateMaxMs: number;
 }
 
 export class BenchNode {
@@ -99,7 +99,7 @@ export class BenchNode {
         gcPauseMaxMs: count("gcPauseMaxMs"),
         slowPersists: count("slowPersists"),
         persistMaxMs: count("persistMaxMs"),
-        loopDelayMaxMs: count("loopDelayMaxMs"),
+        tickLateMaxMs: count("tickLateMaxMs"),
       });
     }
     if (record.event === "role" && typeof record.msg === "string" && record.msg.endsWith("leader")) this.becameLeaderAtMs.push(now);

@@ -19,7 +19,7 @@ export interface NodeFigures {
 /**
  * Sums of a node's activity lines whose 5 s period has its middle inside the scenario (so they
  * cover about the scenario, give or take part of a period at each end): GCs, persists over 2 ms
- * (write + flush), and the longest lateness of the event loop's 10 ms timer.
+ * (write + flush), and the longest lateness of raftd's 100 ms heartbeat tick.
  */
 export interface NodePauses {
   periods: number;
@@ -28,7 +28,7 @@ export interface NodePauses {
   gcPauseMaxMs: number;
   slowPersists: number;
   persistMaxMs: number;
-  loopDelayMaxMs: number;
+  tickLateMaxMs: number;
 }
 
 export interface TargetCheck {
@@ -178,7 +178,7 @@ export function formatScenario(r: ScenarioResult, floors: Floors): string {
   if (pauses.length > 0) {
     const perNode = pauses.map((node) => {
       const p = node.pauses!;
-      return `${node.name}${node.role === "leader" ? "*" : ""} gc ${p.gcPauses} (${fixed(p.gcPauseMs, 0)} ms, max ${fixed(p.gcPauseMaxMs, 1)}), persists > 2 ms ${p.slowPersists} (max ${fixed(p.persistMaxMs, 1)}), loop late max ${fixed(p.loopDelayMaxMs, 1)} ms`;
+      return `${node.name}${node.role === "leader" ? "*" : ""} gc ${p.gcPauses} (${fixed(p.gcPauseMs, 0)} ms, max ${fixed(p.gcPauseMaxMs, 1)}), persists > 2 ms ${p.slowPersists} (max ${fixed(p.persistMaxMs, 1)}), tick late max ${fixed(p.tickLateMaxMs, 1)} ms`;
     });
     lines.push(`  pauses: ${perNode.join(" | ")}`);
   }

@@ -183,7 +183,7 @@ export function sumPauses(records: ActivityRecord[]): NodePauses {
     gcPauseMaxMs: max((r) => r.gcPauseMaxMs),
     slowPersists: sum((r) => r.slowPersists),
     persistMaxMs: max((r) => r.persistMaxMs),
-    loopDelayMaxMs: max((r) => r.loopDelayMaxMs),
+    tickLateMaxMs: max((r) => r.tickLateMaxMs),
   };
 }
 

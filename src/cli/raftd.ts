@@ -115,7 +115,7 @@ async function run(config: RaftdConfig, rootLogger: bunyan): Promise<void> {
     },
     (inbound) => onInbound(inbound),
   );
-  // GC and event-loop lateness for the activity line (src/node/pause-monitor.ts).
+  // GC pauses for the activity line (src/node/pause-monitor.ts).
   const pauses = new PauseMonitor();
   pauses.start();
   const node: RaftNode<ApplyResult> = new RaftNode<ApplyResult>({

@@ -72,7 +72,7 @@ export interface RaftNodeOptions<Result> {
   summaryMs: number;
   /** Milliseconds on a monotonic clock, for the activity line's persist times (default performance.now). */
   clock?: () => number;
-  /** GC and event-loop figures for the activity line (raftd: PauseMonitor); taken once per line. */
+  /** GC figures for the activity line (raftd: PauseMonitor); taken once per period. */
   pauses?: { take(): PauseFigures } | null;
 }
 
@@ -88,6 +88,8 @@ interface Activity {
   /** Longest persist() of the period, and how many took over slowPersistMs (write + flush). */
   persistMaxMs: number;
   slowPersists: number;
+  /** How much later than tickMs after the previous tick the latest tick ran, at most (ms). */
+  tickLateMaxMs: number;
 }
 
 /** A persist slower than this is counted in the activity line (a c64 round lasts about 1.5 ms). */
@@ -99,7 +101,7 @@ function settled<Result>(start: (done: ProposalCallback<Result>) => void): Promi
 }
 
 function emptyActivity(): Activity {
-  return { heartbeatsSent: 0, heartbeatsReceived: 0, appendsSent: 0, appendsReceived: 0, entriesPersisted: 0, fsyncs: 0, applied: 0, persistMaxMs: 0, slowPersists: 0 };
+  return { heartbeatsSent: 0, heartbeatsReceived: 0, appendsSent: 0, appendsReceived: 0, entriesPersisted: 0, fsyncs: 0, applied: 0, persistMaxMs: 0, slowPersists: 0, tickLateMaxMs: 0 };
 }
 
 /** What a proposal ends with: the entry's index and its applied result. */
@@ -132,6 +134,7 @@ export class RaftNode<Result> {
   readonly id: NodeId;
   private readonly options: RaftNodeOptions<Result>;
   private readonly clock: () => number;
+  private lastTickMs: number | null = null;
   private readonly core: RaftCore;
   private readonly proposals = new Map<number, ProposalWaiter<Result>>();
   /** ReadIndex requests by requestId until the core confirms them, then by index. */
@@ -213,6 +216,14 @@ export class RaftNode<Result> {
 
   private onTick(): void {
     if (!this.running) return;
+    // The tick's own lateness: the loop could not run it for that long (a GC, a slow blocking
+    // write, long work, a frozen VM), measured for free on the timer that already wakes us.
+    const now = this.clock();
+    if (this.lastTickMs !== null) {
+      const late = now - this.lastTickMs - this.options.tickMs;
+      if (late > this.activity.tickLateMaxMs) this.activity.tickLateMaxMs = late;
+    }
+    this.lastTickMs = now;
     this.stats.ticks += 1;
     this.core.tick();
     this.kick();
@@ -473,7 +484,8 @@ export class RaftNode<Result> {
 
   private logActivity(): void {
     const activity = this.activity;
-    const idle = Object.values(activity).every((count) => count === 0);
+    // Idle: nothing counted. A tick's lateness alone (ticks run in every period) is no activity.
+    const idle = Object.entries(activity).every(([field, count]) => count === 0 || field === "tickLateMaxMs");
     this.activity = emptyActivity();
     const pauses = this.options.pauses?.take() ?? null; // every period, so a line covers its own
     if (idle) return;
@@ -486,6 +498,7 @@ export class RaftNode<Result> {
         event: "activity",
         ...activity,
         persistMaxMs: Math.round(activity.persistMaxMs * 10) / 10,
+        tickLateMaxMs: Math.round(activity.tickLateMaxMs * 10) / 10,
         ...pauses,
         commitIndex: status.commitIndex,
         lastApplied: this.appliedIndex,

@@ -9,17 +9,17 @@ import { attachPauses } from "../../bench/lib/scenario";
 const periodMs = 5_000;
 
 function line(atMs: number, figures: Partial<ActivityRecord>): ActivityRecord {
-  return { atMs, entriesPersisted: 0, fsyncs: 0, gcPauses: 0, gcPauseMs: 0, gcPauseMaxMs: 0, slowPersists: 0, persistMaxMs: 0, loopDelayMaxMs: 0, ...figures };
+  return { atMs, entriesPersisted: 0, fsyncs: 0, gcPauses: 0, gcPauseMs: 0, gcPauseMaxMs: 0, slowPersists: 0, persistMaxMs: 0, tickLateMaxMs: 0, ...figures };
 }
 
 t.test("sums the lines whose period's middle is inside the window", async (t) => {
   const n1 = {
     name: "n1",
     activity: [
-      line(10_000, { gcPauses: 50, gcPauseMs: 99, gcPauseMaxMs: 9, slowPersists: 7, persistMaxMs: 30, loopDelayMaxMs: 40 }), // middle 7,500: before
-      line(15_000, { gcPauses: 30, gcPauseMs: 40.25, gcPauseMaxMs: 2.5, slowPersists: 4, persistMaxMs: 6.5, loopDelayMaxMs: 8 }), // middle 12,500: in
-      line(20_000, { gcPauses: 20, gcPauseMs: 10.1, gcPauseMaxMs: 3.1, slowPersists: 1, persistMaxMs: 2.2, loopDelayMaxMs: 12.4 }), // middle 17,500: in
-      line(25_500, { gcPauses: 9, gcPauseMs: 9, gcPauseMaxMs: 9, slowPersists: 9, persistMaxMs: 99, loopDelayMaxMs: 99 }), // middle 23,000: after
+      line(10_000, { gcPauses: 50, gcPauseMs: 99, gcPauseMaxMs: 9, slowPersists: 7, persistMaxMs: 30, tickLateMaxMs: 40 }), // middle 7,500: before
+      line(15_000, { gcPauses: 30, gcPauseMs: 40.25, gcPauseMaxMs: 2.5, slowPersists: 4, persistMaxMs: 6.5, tickLateMaxMs: 8 }), // middle 12,500: in
+      line(20_000, { gcPauses: 20, gcPauseMs: 10.1, gcPauseMaxMs: 3.1, slowPersists: 1, persistMaxMs: 2.2, tickLateMaxMs: 12.4 }), // middle 17,500: in
+      line(25_500, { gcPauses: 9, gcPauseMs: 9, gcPauseMaxMs: 9, slowPersists: 9, persistMaxMs: 99, tickLateMaxMs: 99 }), // middle 23,000: after
     ],
   } as unknown as BenchNode;
   const n2 = { name: "n2", activity: [line(30_000, { gcPauses: 1 })] } as unknown as BenchNode;
@@ -33,7 +33,7 @@ t.test("sums the lines whose period's middle is inside the window", async (t) =>
     ],
   } as unknown as ScenarioResult;
   attachPauses(result, [n1, n2], periodMs);
-  t.same(result.nodeFigures[0]!.pauses, { periods: 2, gcPauses: 50, gcPauseMs: 50.4, gcPauseMaxMs: 3.1, slowPersists: 5, persistMaxMs: 6.5, loopDelayMaxMs: 12.4 });
+  t.same(result.nodeFigures[0]!.pauses, { periods: 2, gcPauses: 50, gcPauseMs: 50.4, gcPauseMaxMs: 3.1, slowPersists: 5, persistMaxMs: 6.5, tickLateMaxMs: 12.4 });
   t.equal(result.nodeFigures[1]!.pauses, null, "no line of n2 covers the window");
   t.equal(result.nodeFigures[2]!.pauses, null, "a node the bench does not know (killed, gone)");
 });

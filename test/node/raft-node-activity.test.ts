@@ -1,8 +1,8 @@
 // The activity line's pause figures: the longest persist of the period and how many took over
-// slowPersistMs (timed on the node's clock), and the GC / event-loop figures of its `pauses`
-// source, taken once per period even when the period was idle and logged nothing. One
-// single-voter RaftNode on the simulator's in-memory disk, with a fake clock that each persist
-// advances by a chosen time.
+// slowPersistMs (timed on the node's clock), the most a heartbeat tick ran late, and the GC
+// figures of its `pauses` source, taken once per period even when the period was idle and
+// logged nothing. One single-voter RaftNode on the simulator's in-memory disk, with a fake
+// clock that each persist advances by a chosen time and the test moves between ticks.
 import bunyan from "bunyan";
 import t from "tap";
 import { NodeLogger } from "../../src/node/node-logger";
@@ -30,10 +30,11 @@ function setup() {
   const records: Array<Record<string, unknown>> = [];
   const logger = bunyan.createLogger({ name: "test", level: "info", streams: [{ type: "raw", level: "info", stream: { write: (record: object) => records.push(record as Record<string, unknown>) } }] });
   let summary: (() => void) | null = null;
+  let tick: (() => void) | null = null;
   const taken: PauseFigures[] = [];
   const pauses = {
     take(): PauseFigures {
-      const figures = { gcPauses: taken.length + 3, gcPauseMs: 4.5, gcPauseMaxMs: 2.1, loopDelayP99Ms: 1.2, loopDelayMaxMs: 7.5 };
+      const figures = { gcPauses: taken.length + 3, gcPauseMs: 4.5, gcPauseMaxMs: 2.1 };
       taken.push(figures);
       return figures;
     },
@@ -48,6 +49,7 @@ function setup() {
     timers: {
       setInterval: (callback, ms) => {
         if (ms === summaryMs) summary = callback;
+        else tick = callback;
         return null;
       },
       clearInterval: () => undefined,
@@ -60,16 +62,23 @@ function setup() {
     pauses,
   });
   const activity = (): Array<Record<string, unknown>> => records.filter((r) => r["event"] === "activity");
-  return { node, persistMs, activity, taken, summary: () => summary!() };
+  const tickAfter = (ms: number): void => {
+    nowMs += ms;
+    tick!();
+  };
+  return { node, persistMs, activity, taken, summary: () => summary!(), tickAfter };
 }
 
 t.test("the activity line counts slow persists and carries the pause figures", async (t) => {
-  const { node, persistMs, activity, taken, summary } = setup();
+  const { node, persistMs, activity, taken, summary, tickAfter } = setup();
   node.start();
   const first = await node.propose(new Uint8Array([1])); // the single voter leads at once
   t.ok(first.index > 0, "the first proposal applied");
   persistMs.push(slowPersistMs + 1.25, 1, slowPersistMs); // over, under, and exactly at the bound
   for (const byte of [2, 3, 4]) await node.propose(new Uint8Array([byte]));
+  tickAfter(100); // the first tick only starts the count
+  tickAfter(104.25); // 4.25 ms late
+  tickAfter(101); // 1 ms late
   summary();
   const lines = activity();
   t.equal(lines.length, 1, "one activity line");
@@ -78,9 +87,10 @@ t.test("the activity line counts slow persists and carries the pause figures", a
   t.equal(line["persistMaxMs"], slowPersistMs + 1.3, "the longest persist, rounded to 0.1 ms");
   t.equal(line["gcPauses"], 3, "the pause source's figures are in the line");
   t.equal(line["gcPauseMaxMs"], 2.1);
-  t.equal(line["loopDelayMaxMs"], 7.5);
+  t.equal(line["tickLateMaxMs"], 4.3, "the latest a tick ran, rounded to 0.1 ms");
   t.ok(Number(line["fsyncs"]) >= 3, "the persists were counted as fsyncs too");
 
+  tickAfter(103); // a late tick is no activity of its own
   summary(); // an idle period: no line, but its pause figures are taken and dropped
   t.equal(activity().length, 1, "an idle period logs nothing");
   t.equal(taken.length, 2, "pauses were taken in the idle period too");
@@ -90,5 +100,6 @@ t.test("the activity line counts slow persists and carries the pause figures", a
   t.equal(next["gcPauses"], 5, "the next line has only its own period's figures");
   t.equal(next["slowPersists"], 0, "persist counters start again each period");
   t.equal(next["persistMaxMs"], 0.5, "the period's longest persist");
+  t.equal(next["tickLateMaxMs"], 0, "no tick in this period");
   await node.stop();
 });
