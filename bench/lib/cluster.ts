@@ -23,6 +23,7 @@ import { ClusterClient } from "../../src/client/cluster-client";
 import type { ConnectionManager } from "../../src/wire";
 import { SeededRng } from "../../src/util/rng";
 import type { StatusReply } from "../../src/wire/schema.generated";
+import type { PauseCounts } from "./report";
 
 const repoRoot = path.resolve(__dirname, "../../..");
 const raftdMain = path.join(repoRoot, "dist/src/cli/raftd-main.js");
@@ -33,17 +34,11 @@ const gracefulStopMs = 10_000;
 
 export type LogRecord = Record<string, unknown> & { event?: string; msg?: string };
 
-export interface ActivityRecord {
+/** One activity line of a node; its pause figures are 0 when the line has none. */
+export interface ActivityRecord extends PauseCounts {
   atMs: number;
   entriesPersisted: number;
   fsyncs: number;
-  /** The line's pause figures (GCs: src/node/pause-monitor.ts; persists and tick lateness: RaftNode); 0 when absent. */
-  gcPauses: number;
-  gcPauseMs: number;
-  gcPauseMaxMs: number;
-  slowPersists: number;
-  persistMaxMs: number;
-  tickLateMaxMs: number;
 }
 
 export class BenchNode {

@@ -21,8 +21,12 @@ export interface NodeFigures {
  * cover about the scenario, give or take part of a period at each end): GCs, persists over 2 ms
  * (write + flush), and the longest lateness of raftd's 100 ms heartbeat tick.
  */
-export interface NodePauses {
+export interface NodePauses extends PauseCounts {
   periods: number;
+}
+
+/** The pause figures of raftd's activity line (GCs: src/node/pause-monitor.ts; persists and tick lateness: RaftNode). */
+export interface PauseCounts {
   gcPauses: number;
   gcPauseMs: number;
   gcPauseMaxMs: number;
