@@ -5,7 +5,7 @@
  * Lazy: gauges and counters read the node's own counters in their collect() callbacks, which
  * prom-client runs only when /metrics is scraped. The only work on the hot path is behind hooks
  * that are null without an admin endpoint: ClientService.requestTimer (client request latency per
- * kind and result), RaftNode.persistTimer (write + fsync latency of each persisted Ready) and
+ * kind and result), RaftNode.persistObserver (write + fsync latency of each persisted Ready) and
  * RaftNode.messageObserver (raft RPC round trips per kind, paired by rpc-latency.ts). Elections are counted
  * from RaftNode "role-change" events (becoming candidate: started; becoming leader: won), so a
  * pre-vote round that never became a candidacy is not counted as an election.
@@ -55,7 +55,7 @@ export class NodeMetrics {
 
   /** Detaches the hooks installed on the node and the client service. */
   close(): void {
-    this.sources.node.persistTimer = null;
+    this.sources.node.persistObserver = null;
     this.sources.node.messageObserver = null;
     this.sources.service.requestTimer = null;
     this.registry.clear();
@@ -196,10 +196,8 @@ export class NodeMetrics {
     );
     this.counter("raftmq_raft_rpc_unpaired_total", "Raft requests whose response never came or could not be paired", (set) => set({}, rpc.dropped));
     this.sources.node.messageObserver = (message, direction) => rpc.onMessage(message, direction);
-    this.sources.node.persistTimer = () => {
-      const started = performance.now();
-      return () => persistSeconds.observe((performance.now() - started) / 1000);
-    };
+    // RaftNode times each persist for its activity line already; the histogram takes that figure.
+    this.sources.node.persistObserver = (ms) => persistSeconds.observe(ms / 1000);
   }
 
   private boundedLabel(value: string): string {

@@ -59,6 +59,7 @@ export class PauseMonitor {
   }
 }
 
-function tenths(ms: number): number {
+/** Milliseconds rounded to 0.1 ms, as the activity line prints them. */
+export function tenths(ms: number): number {
   return Math.round(ms * 10) / 10;
 }

@@ -29,7 +29,7 @@ import type { ConfigChange, LogEntry, NodeId, ProposeResult, RaftMessage, RaftSt
 import { assert } from "../util/assert";
 import { RaftmqError } from "../util/errors";
 import type { NodeLogger } from "./node-logger";
-import type { PauseFigures } from "./pause-monitor";
+import { tenths, type PauseFigures } from "./pause-monitor";
 import type { SnapshotHost } from "./snapshot-host";
 import { snapshotDue, validateSnapshotPolicy, type SnapshotPolicy } from "./snapshot-policy";
 
@@ -88,8 +88,6 @@ interface Activity {
   /** Longest persist() of the period, and how many took over slowPersistMs (write + flush). */
   persistMaxMs: number;
   slowPersists: number;
-  /** How much later than tickMs after the previous tick the latest tick ran, at most (ms). */
-  tickLateMaxMs: number;
 }
 
 /** A persist slower than this is counted in the activity line (a c64 round lasts about 1.5 ms). */
@@ -101,7 +99,7 @@ function settled<Result>(start: (done: ProposalCallback<Result>) => void): Promi
 }
 
 function emptyActivity(): Activity {
-  return { heartbeatsSent: 0, heartbeatsReceived: 0, appendsSent: 0, appendsReceived: 0, entriesPersisted: 0, fsyncs: 0, applied: 0, persistMaxMs: 0, slowPersists: 0, tickLateMaxMs: 0 };
+  return { heartbeatsSent: 0, heartbeatsReceived: 0, appendsSent: 0, appendsReceived: 0, entriesPersisted: 0, fsyncs: 0, applied: 0, persistMaxMs: 0, slowPersists: 0 };
 }
 
 /** What a proposal ends with: the entry's index and its applied result. */
@@ -135,6 +133,8 @@ export class RaftNode<Result> {
   private readonly options: RaftNodeOptions<Result>;
   private readonly clock: () => number;
   private lastTickMs: number | null = null;
+  /** How much later than tickMs after the previous tick a tick ran, at most, this activity period (ms): no activity of its own. */
+  private tickLateMaxMs = 0;
   private readonly core: RaftCore;
   private readonly proposals = new Map<number, ProposalWaiter<Result>>();
   /** ReadIndex requests by requestId until the core confirms them, then by index. */
@@ -165,8 +165,8 @@ export class RaftNode<Result> {
   readonly stats = { ticks: 0, messagesSent: 0, messagesReceived: 0, applied: 0, snapshots: 0 };
   /** Tick count (stats.ticks) at the last raft message from each sender: "last contact" for src/admin. */
   readonly lastHeardTick = new Map<NodeId, number>();
-  /** Optional instrumentation (src/admin): called before each storage.persist, its result after. */
-  persistTimer: (() => () => void) | null = null;
+  /** Optional instrumentation (src/admin): each persist's duration (write + flush), in ms of `clock`. */
+  persistObserver: ((ms: number) => void) | null = null;
   /** Optional instrumentation (src/admin: raft RPC latency): every raft message in and out. */
   messageObserver: ((message: RaftMessage, direction: "in" | "out") => void) | null = null;
 
@@ -221,7 +221,7 @@ export class RaftNode<Result> {
     const now = this.clock();
     if (this.lastTickMs !== null) {
       const late = now - this.lastTickMs - this.options.tickMs;
-      if (late > this.activity.tickLateMaxMs) this.activity.tickLateMaxMs = late;
+      if (late > this.tickLateMaxMs) this.tickLateMaxMs = late;
     }
     this.lastTickMs = now;
     this.stats.ticks += 1;
@@ -384,12 +384,11 @@ export class RaftNode<Result> {
     }
     const persisting = this.mustPersist(ready) ? this.startPersist(ready) : null;
     if (persisting !== null) {
-      const persisted = persisting.timer;
       await persisting.durable;
-      if (persisted !== null) persisted();
       const persistMs = this.clock() - persisting.startedMs;
       if (persistMs > this.activity.persistMaxMs) this.activity.persistMaxMs = persistMs;
       if (persistMs > slowPersistMs) this.activity.slowPersists += 1;
+      this.persistObserver?.(persistMs);
       if (ready.hardState !== null) this.durableHardState = ready.hardState;
       this.activity.fsyncs += 1;
       this.activity.entriesPersisted += ready.entries.length;
@@ -429,10 +428,9 @@ export class RaftNode<Result> {
     this.maybeSnapshot();
   }
 
-  private startPersist(ready: Ready): { durable: Promise<void>; timer: (() => void) | null; startedMs: number } {
-    const timer = this.persistTimer === null ? null : this.persistTimer();
+  private startPersist(ready: Ready): { durable: Promise<void>; startedMs: number } {
     const startedMs = this.clock();
-    return { durable: this.options.storage.persist(ready.hardState, ready.entries, ready.snapshot), timer, startedMs };
+    return { durable: this.options.storage.persist(ready.hardState, ready.entries, ready.snapshot), startedMs };
   }
 
   /**
@@ -484,10 +482,12 @@ export class RaftNode<Result> {
 
   private logActivity(): void {
     const activity = this.activity;
-    // Idle: nothing counted. A tick's lateness alone (ticks run in every period) is no activity.
-    const idle = Object.entries(activity).every(([field, count]) => count === 0 || field === "tickLateMaxMs");
+    const idle = Object.values(activity).every((count) => count === 0);
     this.activity = emptyActivity();
-    const pauses = this.options.pauses?.take() ?? null; // every period, so a line covers its own
+    // Taken every period, idle or not, so that a line covers only its own.
+    const tickLateMaxMs = this.tickLateMaxMs;
+    this.tickLateMaxMs = 0;
+    const pauses = this.options.pauses?.take() ?? null;
     if (idle) return;
     const status = this.core.status();
     // Memory in MiB beside the counters: where a node's RSS goes (JS heap, buffers outside it).
@@ -497,8 +497,8 @@ export class RaftNode<Result> {
       {
         event: "activity",
         ...activity,
-        persistMaxMs: Math.round(activity.persistMaxMs * 10) / 10,
-        tickLateMaxMs: Math.round(activity.tickLateMaxMs * 10) / 10,
+        persistMaxMs: tenths(activity.persistMaxMs),
+        tickLateMaxMs: tenths(tickLateMaxMs),
         ...pauses,
         commitIndex: status.commitIndex,
         lastApplied: this.appliedIndex,
