@@ -156,8 +156,12 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
  * Call after each follower has logged once more after the last scenario.
  */
 export function followerEntriesPerFsync(result: ScenarioResult, followers: BenchNode[], periodMs: number): number | null {
-  const records = followers.flatMap((node) => node.activity.filter((r) => r.atMs - periodMs / 2 >= result.windowStartMs && r.atMs - periodMs / 2 <= result.windowEndMs));
-  return sumActivity(records);
+  return sumActivity(followers.flatMap((node) => linesInside(node, result, periodMs)));
+}
+
+/** A node's activity lines whose period's middle falls inside the scenario's window. */
+function linesInside(node: BenchNode, result: ScenarioResult, periodMs: number): ActivityRecord[] {
+  return node.activity.filter((r) => r.atMs - periodMs / 2 >= result.windowStartMs && r.atMs - periodMs / 2 <= result.windowEndMs);
 }
 
 /**
@@ -168,7 +172,7 @@ export function followerEntriesPerFsync(result: ScenarioResult, followers: Bench
 export function attachPauses(result: ScenarioResult, nodes: BenchNode[], periodMs: number): void {
   for (const figures of result.nodeFigures) {
     const node = nodes.find((n) => n.name === figures.name);
-    const records = node === undefined ? [] : node.activity.filter((r) => r.atMs - periodMs / 2 >= result.windowStartMs && r.atMs - periodMs / 2 <= result.windowEndMs);
+    const records = node === undefined ? [] : linesInside(node, result, periodMs);
     figures.pauses = records.length === 0 ? null : sumPauses(records);
   }
 }
