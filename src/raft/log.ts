@@ -22,6 +22,9 @@ import { decodeConfig } from "./membership";
 import { DEFAULT_BLOCK_ENTRIES, PackedEntries } from "./packed-entries";
 import type { ClusterConfig, LogEntry, PersistentState, Snapshot, SnapshotData, SnapshotMeta } from "./types";
 
+/** What a spent slot of `recent` holds (see setRecentHead). */
+const SPENT: LogEntry = Object.freeze({ index: 0, term: 0, kind: "noop", data: new Uint8Array(0) });
+
 export class RaftLog {
   /** Entries snapshotIndex + 1 .. packedIndex (packed.last()). */
   private readonly packed: PackedEntries;
@@ -247,7 +250,12 @@ export class RaftLog {
     this.setRecentHead(head);
   }
 
-  /** Spent slots are cut off once they are at least half of `recent` (amortized O(1) per entry). */
+  /**
+   * Spent slots are cut off once they are at least half of `recent` (amortized O(1) per entry).
+   * Until then they hold SPENT, not the entries: an entry kept reachable by a spent slot outlives
+   * a young-generation collection or two and is copied into the old one (a follower keeps
+   * unapplied entries in `recent` all the time, so its spent slots reached 1,024 and more).
+   */
   private setRecentHead(head: number): void {
     if (head >= this.recent.length) {
       this.recent = [];
@@ -255,6 +263,8 @@ export class RaftLog {
     } else if (head >= 1024 && head * 2 >= this.recent.length) {
       this.recent = this.recent.slice(head);
       head = 0;
+    } else {
+      this.recent.fill(SPENT, this.recentHead, head);
     }
     this.recentHead = head;
   }

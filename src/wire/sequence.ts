@@ -30,6 +30,9 @@ export interface SendStreamLimits {
   retransmitBytesMax: number;
 }
 
+/** What a spent slot of a FrameFifo holds. */
+const SPENT: OutgoingFrame = Object.freeze({ seq: 0, requestId: 0, bytes: Buffer.alloc(0) });
+
 /** FIFO with O(1) amortised shift; compacts its backing array now and then. */
 class FrameFifo {
   private items: OutgoingFrame[] = [];
@@ -52,6 +55,9 @@ class FrameFifo {
   shift(): OutgoingFrame | null {
     if (this.head >= this.items.length) return null;
     const frame = this.items[this.head]!;
+    // The slot lets go of the frame: a frame kept by a spent slot until the next compaction
+    // outlived young-generation collections and was copied into the old generation.
+    this.items[this.head] = SPENT;
     this.head++;
     this.bytes -= frame.bytes.length;
     if (this.head > 1024 && this.head * 2 > this.items.length) {

@@ -3,6 +3,7 @@ import t from "tap";
 import { RaftLog } from "../../src/raft/log";
 import { bootstrapState, emptyState, encodeConfig } from "../../src/raft/membership";
 import type { LogEntry } from "../../src/raft/types";
+import { liveAfterGc } from "../support/collectable";
 
 const entry = (index: number, term: number, kind: LogEntry["kind"] = "normal", text = ""): LogEntry => ({
   index,
@@ -215,4 +216,25 @@ t.test("uncommitted entries after packed ones are still truncated by a conflict"
   t.equal(log.stableIndex, 5);
   t.same(log.unstableEntries().map((e) => e.index), [6, 7]);
   t.throws(() => log.appendFromLeader(4, [entry(5, 2)]), { name: "AssertionError" }, "packed entries are committed");
+});
+
+t.test("packed entries are not kept reachable by the spent slots of recent (no promotion of the dead)", async (t) => {
+  const log = new RaftLog(emptyState());
+  const refs: WeakRef<object>[] = [];
+  const add = (index: number): void => {
+    const e = entry(index, 1, "normal", `v${index}`);
+    refs.push(new WeakRef(e), new WeakRef(e.data));
+    log.append([e]);
+  };
+  for (let index = 1; index <= 10; index++) add(index);
+  log.stableTo([{ index: 10, term: 1, kind: "normal", data: new Uint8Array(0) }]);
+  log.commitTo(6);
+  log.takeCommitted();
+  log.appliedTo(6); // packs 1..6; 7..10 stay in recent, behind 6 spent slots
+  t.equal(log.packedIndex(), 6);
+  t.equal(await liveAfterGc(refs.slice(0, 12)), 0, "entries 1-6 and their data are collectable");
+  t.equal(await liveAfterGc(refs.slice(12)), 8, "entries 7-10 are still held");
+  t.same(Array.from(log.entry(3).data), Array.from(new TextEncoder().encode("v3")), "packed entries read back");
+  t.equal(log.entry(8).index, 8);
+  log.checkInvariants();
 });

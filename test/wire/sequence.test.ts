@@ -3,6 +3,7 @@
 import t from "tap";
 import { type OutgoingFrame, ReceiveWindow, SendStream } from "../../src/wire/sequence";
 import { SeededRng } from "../../src/util/rng";
+import { liveAfterGc } from "../support/collectable";
 
 const limits = { queueFramesMax: 8, queueBytesMax: 800, retransmitFramesMax: 4, retransmitBytesMax: 400 };
 
@@ -42,6 +43,20 @@ t.test("written frames move to a bounded retransmit buffer; resume requeues the 
   t.equal(stream.retransmitFrames, 1);
   t.same(stream.clear(), []);
   t.equal(stream.retransmitFrames, 0);
+});
+
+t.test("frames evicted or acknowledged are not kept reachable by the stream", async (t) => {
+  const stream = new SendStream(limits);
+  const refs: WeakRef<object>[] = [];
+  for (let i = 0; i < 6; i++) {
+    const frame = push(stream);
+    refs.push(new WeakRef(frame), new WeakRef(frame.bytes));
+  }
+  for (let f = stream.shift(); f !== null; f = stream.shift()); // all written; 1-2 evicted
+  stream.ackThrough(4); // 3-4 acknowledged
+  t.equal(stream.retransmitFrames, 2);
+  t.equal(await liveAfterGc(refs.slice(0, 8)), 0, "frames 1-4 and their bytes are collectable");
+  t.equal(await liveAfterGc(refs.slice(8)), 4, "frames 5-6 are still held for a resend");
 });
 
 t.test("random reconnects: every seq is delivered at most once, in order", async (t) => {
