@@ -3,6 +3,7 @@ import t from "tap";
 import { Inflights } from "../../src/raft/inflights";
 import { Progress } from "../../src/raft/progress";
 import { committedIndex, hasQuorum, majority, voteResult } from "../../src/raft/quorum";
+import { SeededRng } from "../../src/util/rng";
 
 t.test("inflights: bounded window, freed by acknowledgement, wraps around", async (t) => {
   const inflights = new Inflights(3);
@@ -76,6 +77,19 @@ t.test("quorum math", async (t) => {
   t.equal(committedIndex(["a"], (n) => match[n]!), 9);
   t.equal(committedIndex([], () => 5), 0);
   t.equal(committedIndex(["a", "x", "y"], (n) => match[n] ?? 0), 0, "unknown voters count as 0");
+  // Against the definition (the majority-th largest match), for 1..9 voters and seeded matches,
+  // ties and zeros included; each call must not see what an earlier, larger call left behind.
+  const rng = new SeededRng(6);
+  const wrong: string[] = [];
+  for (let round = 0; round < 2000; round++) {
+    const n = 1 + rng.nextInt(9);
+    const voters = Array.from({ length: n }, (_, i) => `v${i}`);
+    const matches = voters.map(() => rng.nextInt(6));
+    const expected = matches.slice().sort((a, b) => b - a)[majority(n) - 1];
+    const got = committedIndex(voters, (node) => matches[Number(node.slice(1))]!);
+    if (got !== expected) wrong.push(`${JSON.stringify(matches)}: ${got}, expected ${expected}`);
+  }
+  t.same(wrong, [], "committedIndex is the majority-th largest match");
   const votes = new Map([["a", true], ["b", false]]);
   t.equal(voteResult(["a", "b", "c"], votes), "pending");
   votes.set("c", true);
