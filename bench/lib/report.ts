@@ -5,6 +5,7 @@
  */
 import { bareFloorFor, type Floors } from "./floors";
 import type { MachineInfo } from "./proc-stats";
+import type { PauseFigures } from "../../src/node/pause-monitor";
 
 export interface NodeFigures {
   name: string;
@@ -82,6 +83,11 @@ export interface ScenarioResult {
   windowEndMs: number;
   benchCpuSecondsPer10kOps: number;
   benchPeakRssMb: number | null;
+  /**
+   * The load generator's own GCs during the load: they delay the ops in flight as a node's do
+   * (a c1 op that took over 1.5 ms overlapped one in 6-13% of cases, bench/README.md, session 9).
+   */
+  benchPauses?: PauseFigures;
   nodeFigures: NodeFigures[];
   /** p50 / (fsync + 2 RTT). */
   p50OverFloor: number;
@@ -162,6 +168,11 @@ export function overBare(t: TargetCheck): string {
   return t.overBareReplication === undefined ? "" : `  (${fixed(t.overBareReplication)} x bare replication)`;
 }
 
+/** "12 (34 ms, max 5.6)": how many GCs, their total and the longest. */
+function gcFigures(p: PauseFigures): string {
+  return `${p.gcPauses} (${fixed(p.gcPauseMs, 0)} ms, max ${fixed(p.gcPauseMaxMs, 1)})`;
+}
+
 export function formatScenario(r: ScenarioResult, floors: Floors): string {
   const floorMs = floors.fsyncMs + 2 * floors.rttMs;
   const errors = Object.entries(r.errors).map(([code, count]) => `${code} x${count}`).join(", ");
@@ -179,13 +190,12 @@ export function formatScenario(r: ScenarioResult, floors: Floors): string {
       `   cpu s/10k ops: bench ${fixed(r.benchCpuSecondsPer10kOps)} | ${nodes}`,
   ];
   const pauses = r.nodeFigures.filter((node) => node.pauses !== undefined && node.pauses !== null);
-  if (pauses.length > 0) {
-    const perNode = pauses.map((node) => {
-      const p = node.pauses!;
-      return `${node.name}${node.role === "leader" ? "*" : ""} gc ${p.gcPauses} (${fixed(p.gcPauseMs, 0)} ms, max ${fixed(p.gcPauseMaxMs, 1)}), persists > 2 ms ${p.slowPersists} (max ${fixed(p.persistMaxMs, 1)}), tick late max ${fixed(p.tickLateMaxMs, 1)} ms`;
-    });
-    lines.push(`  pauses: ${perNode.join(" | ")}`);
-  }
+  const perProcess = pauses.map((node) => {
+    const p = node.pauses!;
+    return `${node.name}${node.role === "leader" ? "*" : ""} gc ${gcFigures(p)}, persists > 2 ms ${p.slowPersists} (max ${fixed(p.persistMaxMs, 1)}), tick late max ${fixed(p.tickLateMaxMs, 1)} ms`;
+  });
+  if (r.benchPauses !== undefined) perProcess.push(`bench gc ${gcFigures(r.benchPauses)}`);
+  if (perProcess.length > 0) lines.push(`  pauses: ${perProcess.join(" | ")}`);
   if (errors !== "" || r.emptyReplies > 0) lines.push(`  errors: ${errors === "" ? "none" : errors}; EMPTY replies ${r.emptyReplies}`);
   if (r.failover !== undefined) {
     const f = r.failover;

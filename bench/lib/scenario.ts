@@ -15,6 +15,7 @@ import { bareFloorFor, type Floors } from "./floors";
 import { newHistogram } from "./histogram";
 import { runLoad, type LoadOp, type LoadProgress, type LoadResult } from "./load";
 import { cpuSecondsOf, memoryOf, selfCpuSeconds } from "./proc-stats";
+import { PauseMonitor } from "../../src/node/pause-monitor";
 import { targetsFor, type FailoverFigures, type NodeFigures, type NodePauses, type ScenarioResult } from "./report";
 
 export interface ScenarioSpec {
@@ -91,12 +92,16 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
     ctx.cluster.killNode(leader);
   }, spec.durationMs / 2) : null;
   const stop = (): boolean => ctx.cluster.failure() !== null;
+  const benchGc = new PauseMonitor();
+  benchGc.start();
   let load: LoadResult;
   try {
     load = await runLoad(clients, { op: spec.op, queue: spec.queue, payloadBytes: spec.payloadBytes, durationMs: spec.durationMs, opsMax: spec.opsMax, track: spec.failover === true, stop }, ctx.progress);
   } finally {
     if (killer !== null) clearTimeout(killer);
+    benchGc.stop();
   }
+  const benchPauses = benchGc.take();
   const failure = ctx.cluster.failure();
   if (failure !== null) throw new Error(`${spec.name}: ${failure}`);
   const benchCpu = selfCpuSeconds() - before.benchCpu;
@@ -138,6 +143,7 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
     windowEndMs: before.atMs + load.elapsedMs,
     benchCpuSecondsPer10kOps: load.ops === 0 ? 0 : (benchCpu / load.ops) * 10_000,
     benchPeakRssMb: benchMemory === null ? null : mb(benchMemory.peakRssBytes),
+    benchPauses,
     nodeFigures: figures,
     p50OverFloor: p50Ms / floorMs,
     opsOverBareReplication: bare === null ? null : opsPerSec / bare.entriesPerSec,
