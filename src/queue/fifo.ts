@@ -28,6 +28,9 @@ const ARENA_BYTES_MAX = 1024 * 1024;
 // ignoreBOM: a value that starts with U+FEFF keeps it.
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
+/** Values up to this size are copied byte by byte: cheaper than a view plus set() for small ones. */
+const SMALL_COPY_BYTES = 64;
+
 /** Largest log index distance a chunk stores from its first message's (a Uint32Array element). */
 const INDEX_DELTA_MAX = 0xffff_ffff;
 
@@ -243,6 +246,23 @@ export class FifoCursor {
   /** The chunk of the current message (null before the first next()). */
   get at(): Chunk | null {
     return this.current;
+  }
+
+  /**
+   * Copies the current value's UTF-8 bytes into `target` at `at` (room checked by the caller),
+   * without the view utf8() makes: the snapshot encoder's per-message path.
+   */
+  copyUtf8To(target: Uint8Array, at: number): void {
+    const chunk = this.current;
+    assert(chunk !== null, "copyUtf8To() after next()");
+    const start = chunk.start(this.currentSlot);
+    const length = this.valueBytes;
+    const arena = chunk.arena;
+    if (length <= SMALL_COPY_BYTES) {
+      for (let k = 0; k < length; k++) target[at + k] = arena[start + k]!;
+    } else {
+      target.set(arena.subarray(start, start + length), at);
+    }
   }
 
   /** The current value's UTF-8 bytes (a view; stays valid, see Fifo.freeze). */

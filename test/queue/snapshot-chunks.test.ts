@@ -145,3 +145,18 @@ t.test("reuseChunks: a consumer that is done with each chunk before the next get
   // the buffers go round.
   t.ok(buffers.size <= 8, `${buffers.size} buffers for ${copies.length} chunks`);
 });
+
+t.test("values longer than the encoder's byte-by-byte copy come out whole too", async (t) => {
+  const d = new Driver(smallLimits({ sessionsMax: 8, messagesMax: 40, valueBytesTotalMax: 4000, valueBytesMax: 1000, sessionCacheBytesMax: 2048 }));
+  d.enqueue("p1", "a".repeat(64), "q");
+  d.enqueue("p1", "b".repeat(65), "q");
+  d.enqueue("p2", "ü".repeat(150), "q"); // 300 UTF-8 bytes
+  d.enqueue("p2", "short", "q");
+  const whole = Buffer.from(d.machine.snapshot());
+  for (const chunkBytes of [7, 100, 400, 4096]) {
+    t.same(concat([...d.machine.snapshotChunks(chunkBytes).chunks]), whole, `same bytes (${chunkBytes})`);
+  }
+  const restored = new QueueStateMachine(d.machine.limits);
+  restored.restore(whole);
+  t.same(restored.peek("q"), { ok: true, value: "a".repeat(64) });
+});
