@@ -31,7 +31,7 @@ const utf8Encoder = new TextEncoder();
 /** Writes fields into fixed-size chunks; completed chunks wait in `completed` until taken. */
 class ChunkWriter {
   private chunk: Uint8Array;
-  /** A view of `chunk`, for the fields message() writes in place. */
+  /** A view of `chunk`, for the fields written in place (see advance()). */
   private chunkView: DataView;
   private at = 0;
   private readonly scratch = new Uint8Array(8);
@@ -54,30 +54,19 @@ class ChunkWriter {
   }
 
   /**
-   * One queued message: u64 index, u32 value length, the value's UTF-8 (from the cursor). When
-   * it fits in the current chunk it is written in place: no scratch copies and no views, which
-   * took most of the encoder's time per 64 B message (a snapshot stops the node's loop while a
-   * chunk is encoded, bench/README.md, session 9). Otherwise field by field, as everywhere else.
+   * One queued message: u64 index, u32 value length, the value's UTF-8 copied from the cursor's
+   * arena in place when it fits the chunk (no view of it), else through bytes() (snapshot-format.ts).
    */
   message(cursor: FifoCursor): void {
-    const index = cursor.index;
     const valueBytes = cursor.valueBytes;
-    assert(Number.isSafeInteger(index) && index >= 0, "u64 must be a non-negative safe integer");
-    const at = this.at;
-    if (this.chunkBytes - at < 12 + valueBytes) {
-      this.u64(index);
-      this.u32(valueBytes);
+    this.u64(cursor.index);
+    this.u32(valueBytes);
+    if (this.chunkBytes - this.at < valueBytes) {
       this.bytes(cursor.utf8());
       return;
     }
-    const view = this.chunkView;
-    view.setUint32(at, Math.floor(index / TWO_POW_32));
-    view.setUint32(at + 4, index >>> 0);
-    view.setUint32(at + 8, valueBytes);
-    cursor.copyUtf8To(this.chunk, at + 12);
-    this.at = at + 12 + valueBytes;
-    this.written += 12 + valueBytes;
-    this.flushIfFull();
+    cursor.copyUtf8To(this.chunk, this.at);
+    this.advance(valueBytes);
   }
 
   /** The consumer asked for the chunk after `chunk`, so it is done with it. */
@@ -92,9 +81,8 @@ class ChunkWriter {
   u8(value: number): void {
     assert(Number.isInteger(value) && value >= 0 && value <= 0xff, "u8 out of range");
     if (this.at < this.chunkBytes) {
-      this.chunk[this.at++] = value;
-      this.written += 1;
-      this.flushIfFull();
+      this.chunk[this.at] = value;
+      this.advance(1);
       return;
     }
     this.scratch[0] = value;
@@ -103,18 +91,34 @@ class ChunkWriter {
 
   u16(value: number): void {
     assert(Number.isInteger(value) && value >= 0 && value <= 0xffff, "u16 out of range");
+    if (this.chunkBytes - this.at >= 2) {
+      this.chunkView.setUint16(this.at, value);
+      this.advance(2);
+      return;
+    }
     this.scratchView.setUint16(0, value);
     this.put(this.scratch, 2);
   }
 
   u32(value: number): void {
     assert(Number.isInteger(value) && value >= 0 && value < TWO_POW_32, "u32 out of range");
+    if (this.chunkBytes - this.at >= 4) {
+      this.chunkView.setUint32(this.at, value);
+      this.advance(4);
+      return;
+    }
     this.scratchView.setUint32(0, value);
     this.put(this.scratch, 4);
   }
 
   u64(value: number): void {
     assert(Number.isSafeInteger(value) && value >= 0, "u64 must be a non-negative safe integer");
+    if (this.chunkBytes - this.at >= 8) {
+      this.chunkView.setUint32(this.at, Math.floor(value / TWO_POW_32));
+      this.chunkView.setUint32(this.at + 4, value >>> 0);
+      this.advance(8);
+      return;
+    }
     this.scratchView.setUint32(0, Math.floor(value / TWO_POW_32));
     this.scratchView.setUint32(4, value >>> 0);
     this.put(this.scratch, 8);
@@ -126,9 +130,7 @@ class ChunkWriter {
       const { read, written } = utf8Encoder.encodeInto(text, this.chunk.subarray(this.at, this.at + byteLength));
       assert(written === byteLength, "utf8: precomputed byte length matches the encoding");
       assert(read === text.length, "utf8: whole string encoded");
-      this.at += byteLength;
-      this.written += byteLength;
-      this.flushIfFull();
+      this.advance(byteLength);
       return;
     }
     const encoded = utf8Encoder.encode(text); // straddles chunks: one value's bytes, then copied
@@ -140,9 +142,7 @@ class ChunkWriter {
   bytes(bytes: Uint8Array): void {
     if (this.chunkBytes - this.at >= bytes.length) {
       this.chunk.set(bytes, this.at);
-      this.at += bytes.length;
-      this.written += bytes.length;
-      this.flushIfFull();
+      this.advance(bytes.length);
       return;
     }
     this.put(bytes, bytes.length);
@@ -168,11 +168,21 @@ class ChunkWriter {
     while (from < byteCount) {
       const take = Math.min(byteCount - from, this.chunkBytes - this.at);
       this.chunk.set(bytes.subarray(from, from + take), this.at);
-      this.at += take;
-      this.written += take;
       from += take;
-      this.flushIfFull();
+      this.advance(take);
     }
+  }
+
+  /**
+   * `byteCount` bytes were written in place at `at`. Fields that fit the chunk (most of them: the
+   * index and length of every queued message) are written there directly; through the scratch
+   * buffer and put() every time, they took most of the encoder's time per 64 B message, and a
+   * snapshot stops the node's loop while a chunk is encoded (bench/README.md, session 9).
+   */
+  private advance(byteCount: number): void {
+    this.at += byteCount;
+    this.written += byteCount;
+    this.flushIfFull();
   }
 
   private flushIfFull(): void {
