@@ -15,7 +15,7 @@ import { bareFloorFor, type Floors } from "./floors";
 import { newHistogram } from "./histogram";
 import { runLoad, type LoadOp, type LoadProgress, type LoadResult } from "./load";
 import { cpuSecondsOf, memoryOf, selfCpuSeconds } from "./proc-stats";
-import { PauseMonitor } from "../../src/node/pause-monitor";
+import { PauseMonitor, tenths } from "../../src/node/pause-monitor";
 import { targetsFor, type FailoverFigures, type NodeFigures, type NodePauses, type ScenarioResult } from "./report";
 
 export interface ScenarioSpec {
@@ -189,7 +189,7 @@ export function sumPauses(records: ActivityRecord[]): NodePauses {
   return {
     periods: records.length,
     gcPauses: sum((r) => r.gcPauses),
-    gcPauseMs: Math.round(sum((r) => r.gcPauseMs) * 10) / 10,
+    gcPauseMs: tenths(sum((r) => r.gcPauseMs)),
     gcPauseMaxMs: max((r) => r.gcPauseMaxMs),
     slowPersists: sum((r) => r.slowPersists),
     persistMaxMs: max((r) => r.persistMaxMs),
