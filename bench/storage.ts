@@ -27,24 +27,36 @@ function entryOf(index: number, bytes: number): LogEntry {
 }
 
 /** Appends 64 B and fdatasyncs in a loop for `seconds` (shared with bench/run.ts as the fsync floor). */
-export async function rawDatasync(dir: string, seconds: number): Promise<{ fsyncsPerSecond: number; count: number }> {
-  const file = path.join(dir, "raw-fsync.bin");
-  const handle = await open(file, "w");
+/**
+ * `writers` chains at once, each appending 64 B to a file of its own and fdatasyncing it, for
+ * `seconds`: fsyncs per second in all. One writer is the disk's fdatasync floor; three are what
+ * three nodes on one disk ask of it (the flushes queue behind one another on this machine's disk,
+ * so each writer waits longer than one alone does).
+ */
+export async function rawDatasync(dir: string, seconds: number, writers = 1): Promise<{ fsyncsPerSecond: number; count: number }> {
+  // Each chain holds one of libuv's 4 pool threads while it waits, so more than 4 would not run at once.
+  if (!Number.isSafeInteger(writers) || writers < 1 || writers > 4) throw new RangeError(`rawDatasync: writers must be 1..4, got ${writers}`);
   const chunk = Buffer.alloc(64, 1);
-  let count = 0;
-  let position = 0;
   const start = process.hrtime.bigint();
   const deadline = start + BigInt(Math.round(seconds * 1e9));
-  try {
-    while (process.hrtime.bigint() < deadline && count < 1_000_000) {
-      await handle.write(chunk, 0, chunk.length, position);
-      position += chunk.length;
-      await handle.datasync();
-      count += 1;
+  let count = 0;
+  const chain = async (writer: number): Promise<void> => {
+    const handle = await open(path.join(dir, `raw-fsync-${writer}.bin`), "w");
+    let position = 0;
+    try {
+      while (process.hrtime.bigint() < deadline && count < 1_000_000) {
+        await handle.write(chunk, 0, chunk.length, position);
+        position += chunk.length;
+        await handle.datasync();
+        count += 1;
+      }
+    } finally {
+      await handle.close();
     }
-  } finally {
-    await handle.close();
-  }
+  };
+  const chains: Promise<void>[] = [];
+  for (let w = 0; w < writers; w++) chains.push(chain(w));
+  await Promise.all(chains);
   const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
   return { fsyncsPerSecond: count / elapsedS, count };
 }
@@ -123,6 +135,8 @@ async function main(): Promise<void> {
   try {
     const raw = await rawDatasync(root, seconds);
     console.log(`raw fdatasync (64 B appends): ${raw.fsyncsPerSecond.toFixed(0)} fsyncs/s (${raw.count} in ${seconds} s)`);
+    const three = await rawDatasync(root, seconds, 3);
+    console.log(`raw fdatasync, 3 writers at once: ${three.fsyncsPerSecond.toFixed(0)} fsyncs/s in all (${three.count} in ${seconds} s)`);
     const runs: ThroughputResult[] = [];
     for (const entryBytes of [64, 1024]) {
       for (const concurrency of [1, 16, 256]) {

@@ -3,6 +3,8 @@
  * and loopback:
  *   fsyncMs:           mean latency of append 64 B + fdatasync on the data dirs' disk
  *                      (bench/storage.ts rawDatasync);
+ *   fsyncThreeMs:      the same with three writers at once, a file each (what three nodes on one
+ *                      disk ask of it): each one's mean latency; fsyncsThreePerSec in all;
  *   rttMs:             mean bare node:net echo round trip of a 100-byte message, one at a time
  *                      (bench/wire/bench.ts bareRoundTrips);
  *   pipelinedMsgsPerSec: one-way 100-byte writes/s over one bare connection (barePipelined);
@@ -22,6 +24,8 @@ import { barePipelined, bareRoundTrips } from "../wire/bench";
 export interface Floors {
   fsyncMs: number;
   fsyncsPerSec: number;
+  fsyncThreeMs: number;
+  fsyncsThreePerSec: number;
   rttMs: number;
   roundTripsPerSec: number;
   pipelinedMsgsPerSec: number;
@@ -100,8 +104,10 @@ export async function measureFloors(dir: string, quick: boolean): Promise<Floors
   const fsyncDir = fs.mkdtempSync(path.join(dir, "raftmq-bench-floor-fsync-"));
   track(null, fsyncDir);
   let raw: { fsyncsPerSecond: number };
+  let three: { fsyncsPerSecond: number };
   try {
     raw = await rawDatasync(fsyncDir, seconds);
+    three = await rawDatasync(fsyncDir, seconds, 3);
   } finally {
     fs.rmSync(fsyncDir, { recursive: true, force: true });
   }
@@ -113,6 +119,8 @@ export async function measureFloors(dir: string, quick: boolean): Promise<Floors
   return {
     fsyncMs: 1000 / raw.fsyncsPerSecond,
     fsyncsPerSec: raw.fsyncsPerSecond,
+    fsyncThreeMs: (3 * 1000) / three.fsyncsPerSecond,
+    fsyncsThreePerSec: three.fsyncsPerSecond,
     rttMs: 1000 / roundTripsPerSec,
     roundTripsPerSec,
     pipelinedMsgsPerSec,

@@ -150,6 +150,7 @@ export function formatFloors(floors: Floors): string {
   const lines = [
     "floors (same run, same disk and loopback)",
     `  fdatasync (64 B append)      ${fixed(floors.fsyncMs, 3)} ms   (${thousands(floors.fsyncsPerSec)}/s, ${floors.dir})`,
+    `  the same, 3 writers at once  ${fixed(floors.fsyncThreeMs, 3)} ms   (${thousands(floors.fsyncsThreePerSec)}/s in all: what the 3 nodes share)`,
     `  loopback round trip (bare)   ${fixed(floors.rttMs, 3)} ms   (${thousands(floors.roundTripsPerSec)}/s)`,
     `  pipelined 100 B msgs (bare)  ${thousands(floors.pipelinedMsgsPerSec)}/s`,
   ];
