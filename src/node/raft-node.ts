@@ -196,7 +196,8 @@ export class RaftNode<Result> {
     this.options.logger.info({ event: "started", ...this.roleFields() }, "node started");
     const status = this.core.status();
     if (status.role === "follower" && status.config.voters.length === 1 && status.config.voters[0] === this.id) {
-      // The only voter needs nobody's vote: lead at once instead of after an election timeout.
+      // The only voter needs nobody's vote: campaign at once instead of after an election
+      // timeout (it leads once its new term is durable, a turn of the loop later).
       this.core.campaign("election");
     }
     this.kick();

@@ -207,7 +207,12 @@ export abstract class RaftCoreBase {
     this.leader = null;
     this.clearLeaderState();
     this.resetTimers();
-    this.votes.set(this.id, true);
+    // Our own vote counts once the new term and vote are durable (advance): a candidate that
+    // needs nobody else's vote (the only voter) would otherwise lead a term that a crash before
+    // the write erases, and, restarted in the term before, vote for another leader of that same
+    // term (simulator seed 7022349, 3 nodes: the only voter left after a removal led term 7 in
+    // memory, crashed before writing it, came back in term 6 and voted for another candidate of
+    // term 7). Peers' votes cannot come sooner: our requests leave once the term is durable.
     this.logger.info({ term: this.term, event: "became-candidate" }, "became candidate");
   }
 
@@ -434,6 +439,11 @@ export abstract class RaftCoreBase {
     if (ready.committed.length > 0) applied = ready.committed[ready.committed.length - 1]!.index;
     if (applied > 0) this.log.appliedTo(applied);
     if (this.role === "leader") this.onLeaderPersisted();
+    const hardState = ready.hardState;
+    if (this.role === "candidate" && hardState !== null && hardState.term === this.term && hardState.votedFor === this.id && !this.votes.has(this.id)) {
+      this.votes.set(this.id, true);
+      this.tallyVotes();
+    }
   }
 
   // ---------------------------------------------------------------- inspection

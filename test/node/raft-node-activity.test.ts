@@ -13,6 +13,7 @@ import { nullCoreLogger } from "../../src/raft/logger";
 import type { RaftStorage } from "../../src/raft/types";
 import { SeededRng } from "../../src/util/rng";
 import { MemDisk } from "../sim/storage";
+import { leading } from "../support/leading";
 
 const summaryMs = 5_000;
 
@@ -66,13 +67,14 @@ function setup() {
     nowMs += ms;
     tick!();
   };
-  return { node, persistMs, activity, taken, summary: () => summary!(), tickAfter };
+  return { node, core, persistMs, activity, taken, summary: () => summary!(), tickAfter };
 }
 
 t.test("the activity line counts slow persists and carries the pause figures", async (t) => {
-  const { node, persistMs, activity, taken, summary, tickAfter } = setup();
+  const { node, core, persistMs, activity, taken, summary, tickAfter } = setup();
   node.start();
-  const first = await node.propose(new Uint8Array([1])); // the single voter leads at once
+  await leading(node, core); // the single voter, once its term is durable
+  const first = await node.propose(new Uint8Array([1]));
   t.ok(first.index > 0, "the first proposal applied");
   persistMs.push(slowPersistMs + 1.25, 1, slowPersistMs); // over, under, and exactly at the bound
   for (const byte of [2, 3, 4]) await node.propose(new Uint8Array([byte]));

@@ -13,6 +13,7 @@ import { nullCoreLogger } from "../../src/raft/logger";
 import type { SnapshotData, SnapshotMeta } from "../../src/raft/types";
 import { SeededRng } from "../../src/util/rng";
 import { MemDisk } from "../sim/storage";
+import { leading } from "../support/leading";
 
 interface PendingSave {
   meta: SnapshotMeta;
@@ -67,7 +68,8 @@ async function proposeMany(node: RaftNode<number>, count: number): Promise<numbe
 // The timeout only turns a regression (the loop waiting for the save: a hang) into a failure.
 t.test("entries are applied and answered while a snapshot is written; then the log is compacted", { timeout: 30_000 }, async (t) => {
   const { node, core, disk, applied, saves } = setup(5);
-  node.start(); // the only voter leads at once
+  node.start();
+  await leading(node, core); // the only voter, once its term is durable
   await proposeMany(node, 6);
   t.equal(saves.length, 1, "a snapshot started after snapshotEntries applied entries");
   const save = saves[0]!;
@@ -97,6 +99,7 @@ t.test("entries are applied and answered while a snapshot is written; then the l
 t.test("a snapshot that finishes after the node stopped changes nothing", async (t) => {
   const { node, core, saves } = setup(3);
   node.start();
+  await leading(node, core);
   await proposeMany(node, 4);
   t.equal(saves.length, 1);
   await node.stop();
@@ -129,6 +132,7 @@ t.test("after a large snapshot, the next waits for log data of logFraction of it
   // needs 5 entries AND 20 bytes of log since the last one.
   const rig = setup(5, { logFraction: 0.5 }, 40);
   rig.node.start();
+  await leading(rig.node, rig.core);
   await proposeMany(rig.node, 5); // the bootstrap config entry and the leader's no-op carry data too
   t.equal(rig.saves.length, 1, "the first snapshot: 0.5 x no snapshot yet asks for nothing");
   await expectNextSnapshotAfter(t, rig, 20, "20 bytes of log after a 40-byte snapshot");
@@ -137,6 +141,7 @@ t.test("after a large snapshot, the next waits for log data of logFraction of it
 t.test("maxLogBytes forces a snapshot before the entry count is reached", async (t) => {
   const rig = setup(1000, { maxLogBytes: 64 });
   rig.node.start();
+  await leading(rig.node, rig.core);
   for (let k = 0; k < 100 && rig.saves.length === 0; k++) await proposeMany(rig.node, 1);
   t.equal(rig.saves.length, 1, "a first snapshot once 64 bytes of log were applied");
   await expectNextSnapshotAfter(t, rig, 64, "64 bytes of log, despite snapshotEntries 1000");

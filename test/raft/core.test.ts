@@ -33,16 +33,31 @@ t.test("a vote grant leaves in the same Ready as the votedFor it depends on", as
   t.notOk(second.granted, "one vote per term");
 });
 
+t.test("a lone voter leads only once its term and vote are durable", async (t) => {
+  const core = make("a", RaftCore.bootstrap(["a"]));
+  core.campaign("election");
+  t.equal(core.role, "candidate", "its own vote counts after the write");
+  const campaign = take(core);
+  t.same(campaign.hardState, { term: 2, votedFor: "a", commitIndex: 1 });
+  t.same(campaign.messages, [], "nobody to ask");
+  core.advance(campaign);
+  t.equal(core.role, "leader");
+  t.equal(core.term, 2);
+});
+
 t.test("a lone leader commits its entry only after advance() says it is durable", async (t) => {
   const core = make("a", RaftCore.bootstrap(["a"]));
   core.campaign("election");
+  const campaign = take(core);
+  t.same(campaign.committed.map((e) => e.index), [1], "the bootstrap entry, committed before");
+  core.advance(campaign);
   t.equal(core.role, "leader");
   const result = core.propose(new TextEncoder().encode("x"));
   t.ok(result.ok);
   t.equal(core.log.commitIndex, 1, "not yet durable, not counted");
   const ready = take(core);
   t.same(ready.entries.map((e) => e.index), [2, 3]);
-  t.same(ready.committed.map((e) => e.index), [1], "only the bootstrap entry, committed before");
+  t.same(ready.committed, [], "nothing new committed yet");
   core.advance(ready);
   t.equal(core.log.commitIndex, 3);
   const next = take(core);
@@ -102,6 +117,7 @@ t.test("stale terms are rejected and answered so a stale leader steps down", asy
   core.advance(ready);
   const leader = make("a", RaftCore.bootstrap(["a", "b", "c"]));
   leader.campaign("election");
+  leader.advance(take(leader));
   leader.step({ type: "RequestVoteResponse", from: "c", to: "a", term: 2, granted: true, preVote: false });
   t.equal(leader.role, "leader");
   leader.step(ready.messages[0]!.to === "a" ? { ...ready.messages[0]!, term: 5 } : ready.messages[0]!);
@@ -153,8 +169,9 @@ t.test("§5.3 leader backtracking skips a whole conflicting term using the follo
     state.hardState.term = 3;
     const core = make("a", state);
     core.campaign("election");
+    core.advance(take(core)); // term 4 and the vote for itself, durable
     core.step({ type: "RequestVoteResponse", from: "c", to: "a", term: 4, granted: true, preVote: false });
-    core.advance(take(core));
+    core.advance(take(core)); // the new leader's first appends
     return core;
   };
   const appendTo = (ready: Ready, to: string): AppendEntries =>
