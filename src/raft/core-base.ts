@@ -21,6 +21,9 @@
  *      |  +-------------------------------------------------------+                     |
  *      +---- higher term, AppendEntries of the current term, check-quorum, removal -----+
  *
+ * A precandidate also returns to follower when it grants a peer's pre-vote (it yields to a peer
+ * whose log is ahead of its own, or as far along with a greater id: handleRequestVote).
+ *
  * Membership: single-server changes effective when appended (see membership.ts for why).
  * This file holds the role machine, elections, the follower side and Ready; core.ts (RaftCore)
  * adds tick/step routing, the public API and the leader side: replication, commit, membership,
@@ -335,7 +338,21 @@ export abstract class RaftCoreBase {
       this.votedFor === message.from ||
       (this.votedFor === null && this.leader === null) ||
       (message.preVote && message.term > this.term);
-    const granted = canVote && this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm);
+    let granted = canVote && this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm);
+    // Two pre-candidates at once (the leader gone, their timeouts within a pre-vote round trip)
+    // would grant each other, both campaign, and split the real vote: another whole election
+    // timeout without a leader (test/scenarios/split-vote.txt; a failover under load went
+    // 3,474 ms without a leader, 2,000 being the bound, after both followers pre-campaigned in
+    // the same millisecond). So a pre-candidate yields to a peer whose log is ahead of its own,
+    // or as far along and with the greater id, and refuses a peer it would beat on that order.
+    // Pre-votes change no term and no vote, so this decides only who campaigns first, never
+    // safety; if the preferred peer fails, the one that yielded campaigns after its own timeout.
+    let yielded = false;
+    if (granted && message.preVote && this.role === "precandidate") {
+      const sameLog = message.lastLogIndex === this.log.lastIndex() && message.lastLogTerm === this.log.lastTerm();
+      if (sameLog && message.from < this.id) granted = false;
+      else yielded = true;
+    }
     this.logger.debug(
       { term: this.term, peer: message.from, preVote: message.preVote, granted, event: "vote" },
       "answered vote request",
@@ -351,6 +368,10 @@ export abstract class RaftCoreBase {
     if (granted && !message.preVote) {
       this.votedFor = message.from;
       this.electionElapsed = 0;
+    }
+    if (yielded) {
+      this.logger.info({ term: this.term, peer: message.from, event: "prevote-yielded" }, "pre-candidacy given up for a peer's");
+      this.becomeFollower(this.term, null);
     }
   }
 
