@@ -11,7 +11,7 @@
  * Over 2 x the election timeout, the survivors' election log lines are printed.
  */
 import * as fs from "node:fs";
-import minimist from "minimist";
+import { parseFlags, parsePositiveInt } from "../src/cli/args";
 import { createClientManager } from "../src/client/cluster-client";
 import { SeededRng } from "../src/util/rng";
 import { BenchCluster, registerCleanup } from "./lib/cluster";
@@ -50,12 +50,6 @@ export function summarizeFailovers(noLeaderMs: ReadonlyArray<number | null>, bou
   };
 }
 
-function positiveInt(value: unknown, name: string, max: number, zeroOk = false): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < (zeroOk ? 0 : 1) || n > max) throw new Error(`--${name}: expected an integer from ${zeroOk ? 0 : 1} to ${max}, got ${String(value)}`);
-  return n;
-}
-
 async function oneRun(run: number, fill: number): Promise<number | null> {
   const cluster = new BenchCluster({ nodes: 3 });
   const manager = createClientManager({ rng: new SeededRng(run + 1), rpcTimeoutMs: 30_000 });
@@ -75,13 +69,12 @@ async function oneRun(run: number, fill: number): Promise<number | null> {
     }, killAfterMs);
     await runLoad(clients, { op: "enqueue", queue: "q", payloadBytes: 64, durationMs: loadMs }, progress);
     clearTimeout(killer);
-    const elected = survivors.flatMap((node) => node.becameLeaderAtMs).filter((at) => at > killedAtMs);
-    const ms = killedAtMs === 0 || elected.length === 0 ? null : Math.min(...elected) - killedAtMs;
+    const ms = killedAtMs === 0 ? null : cluster.newLeaderAfterMs(leader, killedAtMs);
     console.log(`run ${run + 1}: ${ms === null ? "no new leader" : `no leader for ${ms} ms`}`);
     if (ms === null || ms >= 2 * electionTimeoutMs) {
       for (const node of survivors) {
         for (const line of node.lines.slice(linesFrom.get(node.name) ?? 0)) {
-          if (/"event":"(prevote-|vote-|became-|role|prevote-yielded)/.test(line)) console.log(`  ${node.name} ${line}`);
+          if (/"event":"(prevote-|vote-|became-|role)/.test(line)) console.log(`  ${node.name} ${line}`);
         }
       }
     }
@@ -94,11 +87,10 @@ async function oneRun(run: number, fill: number): Promise<number | null> {
 }
 
 async function main(): Promise<void> {
-  const args = minimist(process.argv.slice(2), { string: ["json", "runs", "fill"], default: { runs: "20", fill: "100000" } });
-  const unknown = Object.keys(args).filter((key) => !["_", "json", "runs", "fill"].includes(key));
-  if (unknown.length > 0 || args._.length > 0) throw new Error(`unknown arguments: ${[...unknown.map((k) => `--${k}`), ...args._].join(" ")}`);
-  const runs = positiveInt(args["runs"], "runs", runsMax);
-  const fill = positiveInt(args["fill"], "fill", fillMax, true);
+  const args = parseFlags(process.argv.slice(2), { strings: ["json", "runs", "fill"], booleans: [] });
+  if (args._.length > 0) throw new Error(`unexpected arguments: ${args._.join(" ")}`);
+  const runs = args["runs"] === undefined ? 20 : parsePositiveInt(args["runs"], "--runs", runsMax);
+  const fill = args["fill"] === undefined ? 100_000 : args["fill"] === "0" ? 0 : parsePositiveInt(args["fill"], "--fill", fillMax);
   registerCleanup(() => undefined);
   const figures: Array<number | null> = [];
   for (let run = 0; run < runs; run++) figures.push(await oneRun(run, fill));

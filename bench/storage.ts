@@ -26,12 +26,11 @@ function entryOf(index: number, bytes: number): LogEntry {
   return { index, term: 1, kind: "normal", data };
 }
 
-/** Appends 64 B and fdatasyncs in a loop for `seconds` (shared with bench/run.ts as the fsync floor). */
 /**
  * `writers` chains at once, each appending 64 B to a file of its own and fdatasyncing it, for
- * `seconds`: fsyncs per second in all. One writer is the disk's fdatasync floor; three are what
- * three nodes on one disk ask of it (the flushes queue behind one another on this machine's disk,
- * so each writer waits longer than one alone does).
+ * `seconds`: fsyncs per second in all (bench/lib/floors.ts uses both as floors). One writer is
+ * the disk's fdatasync floor; three are what three nodes on one disk ask of it (the flushes
+ * queue behind one another on this machine's disk, so each writer waits longer than one alone).
  */
 export async function rawDatasync(dir: string, seconds: number, writers = 1): Promise<{ fsyncsPerSecond: number; count: number }> {
   // Each chain holds one of libuv's 4 pool threads while it waits, so more than 4 would not run at once.

@@ -234,6 +234,18 @@ export class BenchCluster {
     node.child.kill("SIGKILL");
   }
 
+  /**
+   * Milliseconds from `sinceMs` (Date.now() when `killed` was SIGKILLed) until another node
+   * logged "now leader" (as the bench read the line), or null if none has.
+   */
+  newLeaderAfterMs(killed: BenchNode, sinceMs: number): number | null {
+    const elected = this.nodes
+      .filter((node) => node !== killed)
+      .flatMap((node) => node.becameLeaderAtMs)
+      .filter((at) => at > sinceMs);
+    return elected.length === 0 ? null : Math.min(...elected) - sinceMs;
+  }
+
   /** A client over the live nodes; the caller closes it (and `manager`, if it shares one). */
   client(timeoutMs = 30_000, manager?: ConnectionManager): ClusterClient {
     const live = this.nodes.filter((node) => !node.exited).map((node) => node.address);

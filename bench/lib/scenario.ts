@@ -198,11 +198,7 @@ export function sumPauses(records: ActivityRecord[]): NodePauses {
 }
 
 async function checkFailover(spec: ScenarioSpec, ctx: ScenarioContext, killed: BenchNode, load: LoadResult, killedAtMs: number): Promise<FailoverFigures> {
-  const elected = ctx.cluster.nodes
-    .filter((node) => node !== killed)
-    .flatMap((node) => node.becameLeaderAtMs)
-    .filter((at) => at > killedAtMs);
-  const noLeaderMs = elected.length === 0 ? null : Math.min(...elected) - killedAtMs;
+  const noLeaderMs = ctx.cluster.newLeaderAfterMs(killed, killedAtMs);
   // Every acknowledged enqueue must come out again: drain the queue with all the streams.
   const stop = (): boolean => ctx.cluster.failure() !== null;
   const drained = await runLoad(ctx.clients, { op: "dequeue", queue: spec.queue, payloadBytes: 0, durationMs: drainMs, track: true, stop }, ctx.progress);
