@@ -8,7 +8,9 @@
  *
  * --quick           the five scenarios issue 6 names, 5 s each (under 90 s in all)
  * --million         also: 1M queued 64 B messages (RSS per node, throughput vs empty)
- * --json FILE       results as JSON, and FILE with .svg: a chart of throughput and latency
+ * --json FILE       results as JSON, and FILE with .svg: a chart of throughput and latency; for
+ *                   each scenario that misses a target, its nodes' log lines around it in
+ *                   FILE with .logs/SCENARIO.log (a directory beside the JSON)
  * --only NAMES      run only these scenarios (their clusters are still started)
  * --connection-per-client  one connection per load stream instead of one shared by all streams
  * --profile-leader DIR  run enqueue-64B-c64-n3 (or the --only ones, quick durations) with `node --cpu-prof --cpu-prof-dir DIR`
@@ -39,6 +41,7 @@ import { runLoad, type LoadProgress } from "./lib/load";
 import type { MachineInfo } from "./lib/proc-stats";
 import { formatFloors, formatScenario, overBare, renderSvg, type BenchReport, type ScenarioResult } from "./lib/report";
 import { formatSelfTime, topSelfTime } from "./profile-summary";
+import { missLogFileName, missLogsDirFor, missLogText } from "./lib/miss-logs";
 import { attachPauses, followerEntriesPerFsync, runScenario, syncOnActivity, type ScenarioSpec } from "./lib/scenario";
 
 interface Group {
@@ -185,7 +188,7 @@ async function warmUp(clients: ClusterClient[], totalMs: number, endWithOneStrea
   if (endWithOneStream) await runLoad(clients.slice(0, 1), { op: "mixed", queue, payloadBytes: 64, durationMs: totalMs }, progress);
 }
 
-async function runGroup(group: Group, floors: Floors, parentDir: string, view: ProgressView, counter: { index: number }, options: { nodeFlags: string[]; graceful: boolean; earlier: ScenarioResult[]; progress: LoadProgress; leaderPids: number[]; connectionPerClient: boolean; warmupMs: number }): Promise<ScenarioResult[]> {
+async function runGroup(group: Group, floors: Floors, parentDir: string, view: ProgressView, counter: { index: number }, options: { nodeFlags: string[]; graceful: boolean; earlier: ScenarioResult[]; progress: LoadProgress; leaderPids: number[]; connectionPerClient: boolean; warmupMs: number; missLogsDir: string | null }): Promise<ScenarioResult[]> {
   const cluster = new BenchCluster({ nodes: group.nodes, parentDir, nodeFlags: options.nodeFlags });
   const clients: ClusterClient[] = [];
   const results: ScenarioResult[] = [];
@@ -207,6 +210,7 @@ async function runGroup(group: Group, floors: Floors, parentDir: string, view: P
       const result = await runScenario(scenario, { cluster, clients, floors, progress: options.progress, electionTimeoutMs, earlier: [...options.earlier, ...results] });
       results.push(result);
       view.log(formatScenario(result, floors).split("\n")[0] ?? "");
+      if (options.missLogsDir !== null) keepMissLog(result, cluster, options.missLogsDir, view);
     }
     // One more activity line from each follower, so every scenario's follower periods are in.
     const followers = cluster.nodes.filter((node) => !node.exited && node !== leader);
@@ -224,6 +228,17 @@ async function runGroup(group: Group, floors: Floors, parentDir: string, view: P
     await manager?.close();
     await cluster.stop(options.graceful);
   }
+}
+
+/** Writes the nodes' lines around `result` to missLogsDir when it missed a target (miss-logs.ts). */
+function keepMissLog(result: ScenarioResult, cluster: BenchCluster, missLogsDir: string, view: ProgressView): void {
+  const text = missLogText(result, cluster.nodes);
+  if (text === null) return;
+  fs.mkdirSync(missLogsDir, { recursive: true });
+  const file = path.join(missLogsDir, missLogFileName(result.name));
+  fs.writeFileSync(file, text);
+  result.missLogFile = file;
+  view.log(`[bench] ${result.name} missed a target: its nodes' log lines are in ${file}`);
 }
 
 function filterPlan(groups: Group[], only: string[] | null): Group[] {
@@ -265,10 +280,11 @@ async function main(argv: string[]): Promise<void> {
   const scenarios: ScenarioResult[] = [];
   const counter = { index: 0 };
   const leaderPids: number[] = [];
+  const missLogsDir = typeof args["json"] === "string" ? missLogsDirFor(path.resolve(args["json"])) : null;
   try {
     for (const group of groups) {
       const nodeFlags = profileDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir];
-      scenarios.push(...(await runGroup(group, floors, parentDir, view, counter, { nodeFlags, graceful: profileDir !== null, earlier: scenarios, progress, leaderPids, connectionPerClient: args["connection-per-client"] === true, warmupMs })));
+      scenarios.push(...(await runGroup(group, floors, parentDir, view, counter, { nodeFlags, graceful: profileDir !== null, earlier: scenarios, progress, leaderPids, connectionPerClient: args["connection-per-client"] === true, warmupMs, missLogsDir })));
     }
   } finally {
     view.stop();

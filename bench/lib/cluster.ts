@@ -28,7 +28,8 @@ import type { PauseCounts } from "./report";
 const repoRoot = path.resolve(__dirname, "../../..");
 const raftdMain = path.join(repoRoot, "dist/src/cli/raftd-main.js");
 const nodesMax = 7;
-const linesKept = 200;
+/** Lines kept per node (at info level a node logs a few per second, more around elections). */
+const linesKept = 2_000;
 const activityKept = 10_000;
 const gracefulStopMs = 10_000;
 
@@ -43,6 +44,8 @@ export interface ActivityRecord extends PauseCounts {
 
 export class BenchNode {
   readonly lines: string[] = [];
+  /** Arrival time (Date.now()) of each line in `lines`, index for index. */
+  private readonly lineAtMs: number[] = [];
   readonly activity: ActivityRecord[] = [];
   /** Arrival times (Date.now()) of this node's "now leader" records. */
   readonly becameLeaderAtMs: number[] = [];
@@ -69,20 +72,34 @@ export class BenchNode {
     }
   }
 
+  /** Kept lines that arrived from fromMs to toMs (Date.now()), in order. */
+  linesBetween(fromMs: number, toMs: number): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.lines.length; i++) {
+      const at = this.lineAtMs[i]!;
+      if (at >= fromMs && at <= toMs) out.push(this.lines[i]!);
+    }
+    return out;
+  }
+
   get pid(): number {
     return this.child.pid ?? -1;
   }
 
   private onLine(line: string): void {
+    const now = Date.now();
     this.lines.push(line);
-    if (this.lines.length > linesKept) this.lines.shift();
+    this.lineAtMs.push(now);
+    if (this.lines.length > linesKept) {
+      this.lines.shift();
+      this.lineAtMs.shift();
+    }
     let record: LogRecord;
     try {
       record = JSON.parse(line) as LogRecord;
     } catch {
       return; // a crash trace: kept in `lines`
     }
-    const now = Date.now();
     if (record.event === "activity" && this.activity.length < activityKept) {
       const count = (field: string): number => Number(record[field] ?? 0) || 0;
       this.activity.push({

@@ -100,6 +100,8 @@ export interface ScenarioResult {
   p99OverBareReplication: number | null;
   failover?: FailoverFigures;
   targets: TargetCheck[];
+  /** With --json, for a scenario that missed a target: the file holding its nodes' log lines (miss-logs.ts). */
+  missLogFile?: string;
 }
 
 export interface BenchReport {
