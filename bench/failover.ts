@@ -1,9 +1,10 @@
 /**
- * Failover loop (bench only): how long a 3-node cluster is without a leader after its leader is
- * SIGKILLed, over many runs. The full bench kills one leader per run; a rare slow election (two
- * followers that time out together and split the vote) needs tens of runs to show.
+ * Failover loop (bench only): how long a cluster (3 nodes unless --nodes) is without a leader
+ * after its leader is SIGKILLed, over many runs. The full bench kills one leader per run; a rare
+ * slow election (two followers that time out together and split the vote) needs tens of runs to
+ * show.
  *
- *   npm run build && node dist/bench/failover.js [--runs 20] [--fill 100000] [--json FILE]
+ *   npm run build && node dist/bench/failover.js [--runs 20] [--fill 100000] [--nodes 3] [--json FILE]
  *
  * Each run: a fresh cluster (default settings, --fsync always), `--fill` enqueues of 1 KiB (a
  * queue that makes snapshots and disk writes heavy), then 64 clients enqueue 64 B values; 2 s in,
@@ -21,6 +22,8 @@ const electionTimeoutMs = 1_000; // raftd's default
 const runsMax = 1_000;
 const fillMax = 1_000_000;
 const killAfterMs = 2_000;
+const nodesMin = 3;
+const nodesMax = 7;
 const loadMs = 6_000;
 
 export interface FailoverSummary {
@@ -50,8 +53,8 @@ export function summarizeFailovers(noLeaderMs: ReadonlyArray<number | null>, bou
   };
 }
 
-async function oneRun(run: number, fill: number): Promise<number | null> {
-  const cluster = new BenchCluster({ nodes: 3 });
+async function oneRun(run: number, fill: number, nodes: number): Promise<number | null> {
+  const cluster = new BenchCluster({ nodes });
   const manager = createClientManager({ rng: new SeededRng(run + 1), rpcTimeoutMs: 30_000 });
   try {
     await cluster.start();
@@ -61,10 +64,8 @@ async function oneRun(run: number, fill: number): Promise<number | null> {
     const leader = await cluster.leader();
     const survivors = cluster.nodes.filter((node) => node !== leader);
     let killedAtMs = 0;
-    const linesFrom = new Map<string, number>();
     const killer = setTimeout(() => {
       killedAtMs = Date.now();
-      for (const node of survivors) linesFrom.set(node.name, node.lines.length);
       cluster.killNode(leader);
     }, killAfterMs);
     await runLoad(clients, { op: "enqueue", queue: "q", payloadBytes: 64, durationMs: loadMs }, progress);
@@ -73,7 +74,7 @@ async function oneRun(run: number, fill: number): Promise<number | null> {
     console.log(`run ${run + 1}: ${ms === null ? "no new leader" : `no leader for ${ms} ms`}`);
     if (ms === null || ms >= 2 * electionTimeoutMs) {
       for (const node of survivors) {
-        for (const line of node.lines.slice(linesFrom.get(node.name) ?? 0)) {
+        for (const line of node.linesBetween(killedAtMs, Date.now())) {
           if (/"event":"(prevote-|vote-|became-|role)/.test(line)) console.log(`  ${node.name} ${line}`);
         }
       }
@@ -87,19 +88,21 @@ async function oneRun(run: number, fill: number): Promise<number | null> {
 }
 
 async function main(): Promise<void> {
-  const args = parseFlags(process.argv.slice(2), { strings: ["json", "runs", "fill"], booleans: [] });
+  const args = parseFlags(process.argv.slice(2), { strings: ["json", "runs", "fill", "nodes"], booleans: [] });
   if (args._.length > 0) throw new Error(`unexpected arguments: ${args._.join(" ")}`);
   const runs = args["runs"] === undefined ? 20 : parsePositiveInt(args["runs"], "--runs", runsMax);
   const fill = args["fill"] === undefined ? 100_000 : args["fill"] === "0" ? 0 : parsePositiveInt(args["fill"], "--fill", fillMax);
+  const nodes = args["nodes"] === undefined ? 3 : parsePositiveInt(args["nodes"], "--nodes", nodesMax);
+  if (nodes < nodesMin) throw new Error(`--nodes wants ${nodesMin} to ${nodesMax}: a failover needs a majority left after the kill`);
   registerCleanup(() => undefined);
   const figures: Array<number | null> = [];
-  for (let run = 0; run < runs; run++) figures.push(await oneRun(run, fill));
+  for (let run = 0; run < runs; run++) figures.push(await oneRun(run, fill, nodes));
   const summary = summarizeFailovers(figures, 2 * electionTimeoutMs);
   console.log(
-    `${summary.runs} runs: no leader for ${summary.minMs ?? "-"} / ${summary.p50Ms ?? "-"} / ${summary.maxMs ?? "-"} ms (min / p50 / max); ` +
+    `${summary.runs} runs of ${nodes} nodes: no leader for ${summary.minMs ?? "-"} / ${summary.p50Ms ?? "-"} / ${summary.maxMs ?? "-"} ms (min / p50 / max); ` +
       `${summary.overBound} at or over ${summary.boundMs} ms (2 x the election timeout)${summary.noNewLeader > 0 ? `, ${summary.noNewLeader} without a new leader` : ""}`,
   );
-  if (args["json"] !== undefined) fs.writeFileSync(String(args["json"]), JSON.stringify({ fill, electionTimeoutMs, noLeaderMs: figures, summary }, null, 2) + "\n");
+  if (args["json"] !== undefined) fs.writeFileSync(String(args["json"]), JSON.stringify({ nodes, fill, electionTimeoutMs, noLeaderMs: figures, summary }, null, 2) + "\n");
 }
 
 if (require.main === module) {
