@@ -11,7 +11,8 @@
  *   bareReplication:   entries/s and commit latency of three processes that only replicate
  *                      batches over bare net and fdatasync them (bench/lib/bare-replica.ts), 64 B,
  *                      64 entries outstanding (the c64 scenarios' floor); bareReplicationOne: the
- *                      same with one outstanding (the c1 scenarios' floor).
+ *                      same with one outstanding (the c1 scenarios' floor);
+ *   probeMs:           the CPU probe (machine-probe.ts), taken first; each scenario takes it too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -20,6 +21,7 @@ import * as readline from "node:readline";
 import { rawDatasync } from "../storage";
 import { track } from "./cluster";
 import { barePipelined, bareRoundTrips } from "../wire/bench";
+import { probeMs } from "./machine-probe";
 
 export interface Floors {
   fsyncMs: number;
@@ -34,6 +36,8 @@ export interface Floors {
   bareReplication: BareReplication | null;
   bareReplicationOne: BareReplication | null;
   dir: string;
+  /** The CPU probe at the start of the run (absent in results written before session 11). */
+  probeMs?: number;
 }
 
 /** One bare replication run: `window` entries outstanding, each replaced once committed. */
@@ -101,6 +105,7 @@ export async function bareReplicationFloor(dir: string, seconds: number, window:
 
 export async function measureFloors(dir: string, quick: boolean): Promise<Floors> {
   const seconds = quick ? 1 : 3;
+  const probe = probeMs();
   const fsyncDir = fs.mkdtempSync(path.join(dir, "raftmq-bench-floor-fsync-"));
   track(null, fsyncDir);
   let raw: { fsyncsPerSecond: number };
@@ -129,6 +134,7 @@ export async function measureFloors(dir: string, quick: boolean): Promise<Floors
     bareReplication: bare,
     bareReplicationOne: bareOne,
     dir,
+    probeMs: probe,
   };
 }
 

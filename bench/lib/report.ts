@@ -6,6 +6,7 @@
 import { bareFloorFor, type Floors } from "./floors";
 import type { MachineInfo } from "./proc-stats";
 import type { PauseFigures } from "../../src/node/pause-monitor";
+import type { CpuShares } from "./machine-probe";
 
 export interface NodeFigures {
   name: string;
@@ -58,6 +59,15 @@ export interface FailoverFigures {
   drainErrors: Record<string, number>;
 }
 
+export interface ScenarioMachine {
+  /** The CPU probe right before the load, ms. */
+  probeMs: number;
+  /** probeMs over the floors' probe (above 1: a slower CPU than when the floors were measured). */
+  probeOverFloors: number | null;
+  /** Shares of all CPU time during the load (null without /proc). */
+  shares: CpuShares | null;
+}
+
 export interface ScenarioResult {
   name: string;
   op: string;
@@ -100,6 +110,8 @@ export interface ScenarioResult {
   p99OverBareReplication: number | null;
   failover?: FailoverFigures;
   targets: TargetCheck[];
+  /** How fast and how free the machine was for this scenario (machine-probe.ts). */
+  machine?: ScenarioMachine;
   /** With --json, for a scenario that missed a target: the file holding its nodes' log lines (miss-logs.ts). */
   missLogFile?: string;
 }
@@ -156,6 +168,7 @@ export function formatFloors(floors: Floors): string {
     `  loopback round trip (bare)   ${fixed(floors.rttMs, 3)} ms   (${thousands(floors.roundTripsPerSec)}/s)`,
     `  pipelined 100 B msgs (bare)  ${thousands(floors.pipelinedMsgsPerSec)}/s`,
   ];
+  if (floors.probeMs !== undefined) lines.push(`  cpu probe                    ${fixed(floors.probeMs)} ms   (CRC-32C of 1 MiB in JS, least of 5; each scenario takes it again)`);
   for (const run of [floors.bareReplication, floors.bareReplicationOne]) {
     if (run === null) continue;
     lines.push(
@@ -174,6 +187,14 @@ export function overBare(t: TargetCheck): string {
 /** "12 (34 ms, max 5.6)": how many GCs, their total and the longest. */
 function gcFigures(p: PauseFigures): string {
   return `${p.gcPauses} (${fixed(p.gcPauseMs, 0)} ms, max ${fixed(p.gcPauseMaxMs, 1)})`;
+}
+
+/** "probe 3.10 ms (1.32 x the floors'), cpu busy 64%, iowait 9%, idle 25%, steal 2.0%". */
+export function formatMachine(m: ScenarioMachine): string {
+  const probe = `probe ${fixed(m.probeMs)} ms${m.probeOverFloors === null ? "" : ` (${fixed(m.probeOverFloors)} x the floors')`}`;
+  if (m.shares === null) return probe;
+  const pct = (share: number): string => `${fixed(share * 100, 0)}%`;
+  return `${probe}, cpu busy ${pct(m.shares.busy)}, iowait ${pct(m.shares.iowait)}, idle ${pct(m.shares.idle)}, steal ${fixed(m.shares.steal * 100, 1)}%`;
 }
 
 export function formatScenario(r: ScenarioResult, floors: Floors): string {
@@ -199,6 +220,7 @@ export function formatScenario(r: ScenarioResult, floors: Floors): string {
   });
   if (r.benchPauses !== undefined) perProcess.push(`bench gc ${gcFigures(r.benchPauses)}`);
   if (perProcess.length > 0) lines.push(`  pauses: ${perProcess.join(" | ")}`);
+  if (r.machine !== undefined) lines.push(`  machine: ${formatMachine(r.machine)}`);
   if (errors !== "" || r.emptyReplies > 0) lines.push(`  errors: ${errors === "" ? "none" : errors}; EMPTY replies ${r.emptyReplies}`);
   if (r.failover !== undefined) {
     const f = r.failover;

@@ -17,6 +17,7 @@ import { runLoad, type LoadOp, type LoadProgress, type LoadResult } from "./load
 import { cpuSecondsOf, memoryOf, selfCpuSeconds } from "./proc-stats";
 import { PauseMonitor, tenths } from "../../src/node/pause-monitor";
 import { targetsFor, type FailoverFigures, type NodeFigures, type NodePauses, type ScenarioResult } from "./report";
+import { cpuShares, probeMs, readCpuTimes } from "./machine-probe";
 
 export interface ScenarioSpec {
   name: string;
@@ -79,6 +80,8 @@ function nodeFigures(ctx: ScenarioContext, before: Before, leader: BenchNode, op
 
 export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Promise<ScenarioResult> {
   const leader = await ctx.cluster.leader();
+  const probe = probeMs();
+  const cpuTimesBefore = readCpuTimes();
   const before: Before = {
     atMs: Date.now(),
     leaderActivityFrom: leader.activity.length,
@@ -101,6 +104,7 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
     if (killer !== null) clearTimeout(killer);
     benchGc.stop();
   }
+  const shares = cpuShares(cpuTimesBefore, readCpuTimes());
   const benchPauses = benchGc.take();
   const failure = ctx.cluster.failure();
   if (failure !== null) throw new Error(`${spec.name}: ${failure}`);
@@ -144,6 +148,7 @@ export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Pro
     benchCpuSecondsPer10kOps: load.ops === 0 ? 0 : (benchCpu / load.ops) * 10_000,
     benchPeakRssMb: benchMemory === null ? null : mb(benchMemory.peakRssBytes),
     benchPauses,
+    machine: { probeMs: probe, probeOverFloors: ctx.floors.probeMs === undefined ? null : probe / ctx.floors.probeMs, shares },
     nodeFigures: figures,
     p50OverFloor: p50Ms / floorMs,
     opsOverBareReplication: bare === null ? null : opsPerSec / bare.entriesPerSec,
