@@ -7,9 +7,13 @@
  * run that lasts about 5 minutes, so each scenario carries figures of its own:
  *
  *   probeMs  the least of `probeRounds` timings of a fixed piece of single-threaded work (CRC-32C
- *            of 1 MiB in JavaScript), taken right before the scenario's load while the cluster
- *            idles; the floors take the same probe, so probeMs / floors' probeMs says how much
- *            slower the CPU was for this scenario than for the floors;
+ *            of 1 MiB in JavaScript, about 1.3 ms here), spread over a quarter of a second right
+ *            before the scenario's load, while the cluster idles; the floors take the same probe,
+ *            so probeMs / floors' probeMs says how much slower the CPU was for this scenario than
+ *            for the floors. Spread, because a node still busy with its last scenario (a
+ *            snapshot, a GC) shares the two cores for tens of ms: two busy processes beside it
+ *            took a round from 1.3 to 3.3-4.6 ms. The least of rounds 25 ms apart is the speed
+ *            of the CPU itself;
  *   shares   of all CPU time during the load, from the first line of /proc/stat: busy (user,
  *            nice, system, irq, softirq), iowait, idle and steal (time the hypervisor gave to
  *            something else while this VM wanted to run).
@@ -18,7 +22,8 @@ import * as fs from "node:fs";
 import { performance } from "node:perf_hooks";
 import { crc32c } from "../../src/queue/crc32c";
 
-export const probeRounds = 5;
+export const probeRounds = 10;
+const probeGapMs = 25;
 const probeBytes = 1024 * 1024;
 
 /** The CPU time counters of /proc/stat's first line, in clock ticks. */
@@ -73,17 +78,26 @@ let probeInput: Uint8Array | null = null;
 /** Where the checksums go, so the work cannot be optimised away. */
 let probeSink = 0;
 
-/** The probe: the least time, in ms, of probeRounds CRC-32C computations over 1 MiB. */
-export function probeMs(): number {
+/** One round: ms to compute CRC-32C over the 1 MiB input. */
+function probeRound(input: Uint8Array): number {
+  const start = performance.now();
+  probeSink ^= crc32c(input);
+  return performance.now() - start;
+}
+
+/** The probe: the least time, in ms, of probeRounds CRC-32C computations over 1 MiB, gapMs apart. */
+export async function probeMs(gapMs = probeGapMs): Promise<number> {
   if (probeInput === null) {
     probeInput = new Uint8Array(probeBytes);
     for (let i = 0; i < probeBytes; i++) probeInput[i] = (i * 31) & 0xff;
+    // The first rounds run before V8 has optimised crc32c (5 and 3 ms against 1.3 here).
+    for (let round = 0; round < 3; round++) probeRound(probeInput);
   }
+  const input = probeInput;
   let best = Number.POSITIVE_INFINITY;
   for (let round = 0; round < probeRounds; round++) {
-    const start = performance.now();
-    probeSink ^= crc32c(probeInput);
-    best = Math.min(best, performance.now() - start);
+    if (round > 0 && gapMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, gapMs));
+    best = Math.min(best, probeRound(input));
   }
   return best;
 }
