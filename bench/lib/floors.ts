@@ -105,7 +105,7 @@ export async function bareReplicationFloor(dir: string, seconds: number, window:
 
 export async function measureFloors(dir: string, quick: boolean): Promise<Floors> {
   const seconds = quick ? 1 : 3;
-  const probe = await probeMs();
+  const probe = probeMs();
   const fsyncDir = fs.mkdtempSync(path.join(dir, "raftmq-bench-floor-fsync-"));
   track(null, fsyncDir);
   let raw: { fsyncsPerSecond: number };

@@ -6,14 +6,16 @@
  * CPU per c64 op in runs a few minutes apart. The floors are measured once, at the start of a
  * run that lasts about 5 minutes, so each scenario carries figures of its own:
  *
- *   probeMs  the least of `probeRounds` timings of a fixed piece of single-threaded work (CRC-32C
- *            of 1 MiB in JavaScript, about 1.3 ms here), spread over a quarter of a second right
- *            before the scenario's load, while the cluster idles; the floors take the same probe,
- *            so probeMs / floors' probeMs says how much slower the CPU was for this scenario than
- *            for the floors. Spread, because a node still busy with its last scenario (a
- *            snapshot, a GC) shares the two cores for tens of ms: two busy processes beside it
- *            took a round from 1.3 to 3.3-4.6 ms. The least of rounds 25 ms apart is the speed
- *            of the CPU itself;
+ *   probeMs  the least of `probeRounds` back-to-back timings of a fixed piece of single-threaded
+ *            work (CRC-32C of 1 MiB in JavaScript, 1.27-1.30 ms a round here at best), right
+ *            before the scenario's load while the cluster idles; the floors take the same probe,
+ *            so probeMs / floors' probeMs says how much slower one thread ran for this scenario
+ *            than for the floors. Back to back, because after the process idles its first
+ *            rounds run slower as the VM's CPU wakes (1.5-2.3 ms for 1-4 rounds after 25 ms to
+ *            1 s idle); spread 25 ms apart, ten rounds read 1.37-2.07 ms with nothing else
+ *            running. The least of many rounds leaves out the wake-up, but not a slow phase of
+ *            the machine itself (once, 2.3-2.7 ms for 12 rounds in a row): it says how fast one
+ *            thread ran right then, a sample, not an average over the scenario;
  *   shares   of all CPU time during the load, from the first line of /proc/stat: busy (user,
  *            nice, system, irq, softirq), iowait, idle and steal (time the hypervisor gave to
  *            something else while this VM wanted to run).
@@ -22,8 +24,7 @@ import * as fs from "node:fs";
 import { performance } from "node:perf_hooks";
 import { crc32c } from "../../src/queue/crc32c";
 
-export const probeRounds = 10;
-const probeGapMs = 25;
+export const probeRounds = 20;
 const probeBytes = 1024 * 1024;
 
 /** The CPU time counters of /proc/stat's first line, in clock ticks. */
@@ -85,19 +86,15 @@ function probeRound(input: Uint8Array): number {
   return performance.now() - start;
 }
 
-/** The probe: the least time, in ms, of probeRounds CRC-32C computations over 1 MiB, gapMs apart. */
-export async function probeMs(gapMs = probeGapMs): Promise<number> {
+/** The probe: the least time, in ms, of probeRounds back-to-back CRC-32C computations over 1 MiB. */
+export function probeMs(): number {
   if (probeInput === null) {
     probeInput = new Uint8Array(probeBytes);
     for (let i = 0; i < probeBytes; i++) probeInput[i] = (i * 31) & 0xff;
     // The first rounds run before V8 has optimised crc32c (5 and 3 ms against 1.3 here).
     for (let round = 0; round < 3; round++) probeRound(probeInput);
   }
-  const input = probeInput;
   let best = Number.POSITIVE_INFINITY;
-  for (let round = 0; round < probeRounds; round++) {
-    if (round > 0 && gapMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, gapMs));
-    best = Math.min(best, probeRound(input));
-  }
+  for (let round = 0; round < probeRounds; round++) best = Math.min(best, probeRound(probeInput));
   return best;
 }

@@ -80,7 +80,7 @@ function nodeFigures(ctx: ScenarioContext, before: Before, leader: BenchNode, op
 
 export async function runScenario(spec: ScenarioSpec, ctx: ScenarioContext): Promise<ScenarioResult> {
   const leader = await ctx.cluster.leader();
-  const probe = await probeMs();
+  const probe = probeMs();
   const cpuTimesBefore = readCpuTimes();
   const before: Before = {
     atMs: Date.now(),
