@@ -60,10 +60,11 @@ export function parseFlags(argv: string[], spec: FlagSpec): minimist.ParsedArgs 
   return parsed;
 }
 
-export function parsePositiveInt(text: unknown, flag: string, max: number): number {
+/** A whole number from min (at least 1) to max, in decimal digits only. */
+export function parsePositiveInt(text: unknown, flag: string, max: number, min = 1): number {
   const value = Number(text);
-  if (typeof text !== "string" || !/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw invalid(`${flag}: expected an integer from 1 to ${max}, got ${JSON.stringify(text)}`);
+  if (typeof text !== "string" || !/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < Math.max(1, min) || value > max) {
+    throw invalid(`${flag}: expected an integer from ${Math.max(1, min)} to ${max}, got ${JSON.stringify(text)}`);
   }
   return value;
 }
