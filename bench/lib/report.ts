@@ -6,7 +6,7 @@
 import { bareFloorFor, type Floors } from "./floors";
 import type { MachineInfo } from "./proc-stats";
 import type { PauseFigures } from "../../src/node/pause-monitor";
-import type { CpuShares } from "./machine-probe";
+import { probeRounds, type CpuShares } from "./machine-probe";
 
 export interface NodeFigures {
   name: string;
@@ -168,7 +168,7 @@ export function formatFloors(floors: Floors): string {
     `  loopback round trip (bare)   ${fixed(floors.rttMs, 3)} ms   (${thousands(floors.roundTripsPerSec)}/s)`,
     `  pipelined 100 B msgs (bare)  ${thousands(floors.pipelinedMsgsPerSec)}/s`,
   ];
-  if (floors.probeMs !== undefined) lines.push(`  cpu probe                    ${fixed(floors.probeMs)} ms   (CRC-32C of 1 MiB in JS, least of 20 back to back; each scenario takes it again)`);
+  if (floors.probeMs !== undefined) lines.push(`  cpu probe                    ${fixed(floors.probeMs)} ms   (CRC-32C of 1 MiB in JS, least of ${probeRounds} back to back; each scenario takes it again)`);
   for (const run of [floors.bareReplication, floors.bareReplicationOne]) {
     if (run === null) continue;
     lines.push(
